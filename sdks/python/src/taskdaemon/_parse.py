@@ -1,0 +1,119 @@
+"""Turn one input line (bytes) into a Task, a rejection, or nothing (a blank line).
+
+Protocol sections 2 (framing), 3 (the task message) and 8 (malformed task lines).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from taskdaemon._results import Error
+from taskdaemon._task import (
+    Problem,
+    Task,
+    attempt_problem,
+    json_type_name,
+    task_data_problem,
+    task_id_problem,
+    task_type_problem,
+)
+
+#: Bytes that make a line blank when it holds nothing else (protocol section 2).
+BLANK_BYTES = b" \t\r\n"
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A non-blank line that is not a valid task: the error to answer, and the id to echo."""
+
+    error: Error
+    task_id: str | None
+
+
+ParsedLine = Union[Task, Malformed, None]
+
+_UNSET = object()
+
+
+def _reject_constant(name: str) -> Any:
+    # json accepts NaN, Infinity and -Infinity by default; they are not JSON (RFC 8259).
+    msg = f"{name} is not valid JSON"
+    raise ValueError(msg)
+
+
+def _malformed(error_type: str, message: str, task_id: str | None = None) -> Malformed:
+    return Malformed(Error(message, retryable=False, error_type=error_type), task_id)
+
+
+def strip_line_end(raw: bytes) -> bytes:
+    """Remove a trailing LF, then one CR before it."""
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    return raw
+
+
+def parse_line(raw: bytes) -> ParsedLine:
+    """Parse one line as read from stdin, with or without its line end.
+
+    Returns None for a blank line (no answer), a `Task` for a valid task, or a `Malformed`
+    carrying the error result to send (InvalidEncoding, InvalidJSON or InvalidTask).
+    """
+    line = strip_line_end(raw)
+    if not line.strip(BLANK_BYTES):
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _malformed(
+            "InvalidEncoding",
+            f"line is not valid UTF-8: {exc.reason} at byte {exc.start}",
+        )
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        return _malformed("InvalidJSON", "line is not valid JSON: nested too deeply")
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError, so are huge integers
+        return _malformed("InvalidJSON", f"line is not valid JSON: {exc}")
+    return task_from_value(value)
+
+
+def task_from_value(value: object) -> Task | Malformed:
+    """Check a decoded JSON value against the task message and build the Task."""
+    if not isinstance(value, dict):
+        got = json_type_name(value)
+        return _malformed("InvalidTask", f"a task must be a JSON object, got {got}")
+
+    problem = _field_problem(value, "task_id", task_id_problem)
+    if problem is not None:
+        return _malformed("InvalidTask", problem)
+    task_id: str = value["task_id"]
+
+    attempt: Any = value.get("attempt")
+    if isinstance(attempt, float) and attempt.is_integer():
+        # JSON Schema counts 1.0 as an integer; the protocol lets a handler accept it (section 3).
+        attempt = int(attempt)
+    checks = (
+        _field_problem(value, "task_type", task_type_problem),
+        _field_problem(value, "task_data", task_data_problem),
+        _field_problem(value, "attempt", attempt_problem, attempt),
+    )
+    for problem in checks:
+        if problem is not None:
+            return _malformed("InvalidTask", problem, task_id)
+    return Task(task_id, value["task_type"], value["task_data"], attempt)
+
+
+def _field_problem(
+    value: dict[str, Any],
+    name: str,
+    check: Callable[[object], Problem | None],
+    normalised: object = _UNSET,
+) -> str | None:
+    if name not in value:
+        return f"{name} is missing"
+    problem = check(value[name] if normalised is _UNSET else normalised)
+    return None if problem is None else problem.message

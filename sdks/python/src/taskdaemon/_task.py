@@ -1,0 +1,142 @@
+"""The task a handler receives, the checks on its fields, and the events it can emit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+#: Log levels of a `log` event, lowest first (protocol section 5).
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+#: Where a task's events go: a function given each event message as a dict.
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class Problem(NamedTuple):
+    """What is wrong with a field: the exception class a constructor raises, and the message."""
+
+    kind: type[Exception]
+    message: str
+
+
+def json_type_name(value: object) -> str:
+    """Name the JSON type of a decoded value ("array", not "list"), for error messages."""
+    names: list[tuple[type, str]] = [
+        (bool, "boolean"),  # before int: bool is a subclass of int
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (list, "array"),
+        (tuple, "array"),
+        (dict, "object"),
+    ]
+    if value is None:
+        return "null"
+    for python_type, name in names:
+        if isinstance(value, python_type):
+            return name
+    return type(value).__name__
+
+
+def _text_problem(name: str, value: object) -> Problem | None:
+    if not isinstance(value, str):
+        return Problem(TypeError, f"{name} must be a string, got {json_type_name(value)}")
+    if not value:
+        return Problem(ValueError, f"{name} must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A JSON "\ud800" escape decodes to a lone surrogate: not text, and impossible to echo.
+        return Problem(ValueError, f"{name} must be valid Unicode text, got a lone surrogate")
+    return None
+
+
+def task_id_problem(value: object) -> Problem | None:
+    """Say what is wrong with a task_id (a non-empty string of valid Unicode), or None."""
+    return _text_problem("task_id", value)
+
+
+def task_type_problem(value: object) -> Problem | None:
+    """Say what is wrong with a task_type (a non-empty string of valid Unicode), or None."""
+    return _text_problem("task_type", value)
+
+
+def task_data_problem(value: object) -> Problem | None:
+    """Say what is wrong with task_data (an object), or None."""
+    if not isinstance(value, dict):
+        return Problem(TypeError, f"task_data must be an object, got {json_type_name(value)}")
+    return None
+
+
+def attempt_problem(value: object) -> Problem | None:
+    """Say what is wrong with an attempt (an integer >= 0, never a boolean), or None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = f" {value!r}" if isinstance(value, float) else ""
+        return Problem(TypeError, f"attempt must be an integer, got {json_type_name(value)}{shown}")
+    if value < 0:
+        return Problem(ValueError, f"attempt must be >= 0, got {value}")
+    return None
+
+
+def _raise_if(problem: Problem | None) -> None:
+    if problem is not None:
+        raise problem.kind(problem.message)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work, as the daemon sent it.
+
+    `attempt` is zero-based: the first run is 0, the first retry 1.
+
+    `log()` and `progress()` send events to the daemon while the handler works. A Task built by
+    hand (in a unit test) has nowhere to send them: its events are checked, then dropped. Use
+    `taskdaemon.testing.call()` to run a handler and see its events.
+    """
+
+    task_id: str
+    task_type: str
+    task_data: dict[str, Any]
+    attempt: int = 0
+    _emit: EventSink | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Reject fields the protocol does not allow."""
+        _raise_if(task_id_problem(self.task_id))
+        _raise_if(task_type_problem(self.task_type))
+        _raise_if(task_data_problem(self.task_data))
+        _raise_if(attempt_problem(self.attempt))
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Send a log line about this task to the daemon, at once (before the result).
+
+        `level` is one of "debug", "info", "warning", "error".
+        """
+        if not isinstance(message, str):
+            msg = f"message must be a str, got {type(message).__name__}"
+            raise TypeError(msg)
+        if level not in LOG_LEVELS:
+            msg = f"level must be one of {', '.join(LOG_LEVELS)}; got {level!r}"
+            raise ValueError(msg)
+        self._send({"event": "log", "task_id": self.task_id, "level": level, "message": message})
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Tell the daemon how far this task has got: `fraction` from 0 (nothing) to 1 (all)."""
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+            msg = f"fraction must be a number from 0 to 1, got {type(fraction).__name__}"
+            raise TypeError(msg)
+        if not (math.isfinite(fraction) and 0 <= fraction <= 1):
+            msg = f"fraction must be a number from 0 to 1, got {fraction!r}"
+            raise ValueError(msg)
+        if message is not None and not isinstance(message, str):
+            msg = f"message must be a str or None, got {type(message).__name__}"
+            raise TypeError(msg)
+        event: dict[str, Any] = {"event": "progress", "task_id": self.task_id, "progress": fraction}
+        if message is not None:
+            event["message"] = message
+        self._send(event)
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self._emit is not None:
+            self._emit(event)

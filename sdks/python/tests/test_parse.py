@@ -1,0 +1,75 @@
+"""parse_line: framing and the task checks, in-process (the pipe tests repeat them for real)."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskdaemon._parse import Malformed, parse_line, strip_line_end
+from taskdaemon._task import Task
+
+TASK = b'{"task_id":"t","task_type":"k","task_data":{},"attempt":0}'
+
+
+@pytest.mark.parametrize(
+    ("raw", "stripped"),
+    [
+        (b"a\n", b"a"),
+        (b"a\r\n", b"a"),
+        (b"a\r\r\n", b"a\r"),
+        (b"a", b"a"),
+        (b"a\r", b"a"),
+        (b"\n", b""),
+    ],
+)
+def test_one_lf_and_one_cr_before_it_are_stripped(raw: bytes, stripped: bytes) -> None:
+    assert strip_line_end(raw) == stripped
+
+
+@pytest.mark.parametrize("raw", [b"\n", b"", b"  \t\r\n", b"\r\n", b"\t"])
+def test_blank_lines_parse_to_nothing(raw: bytes) -> None:
+    assert parse_line(raw) is None
+
+
+@pytest.mark.parametrize("raw", [b"\x0c", b"\xc2\xa0"])
+def test_other_whitespace_is_not_blank(raw: bytes) -> None:
+    assert isinstance(parse_line(raw), Malformed)
+
+
+def test_a_task_line_gives_a_task() -> None:
+    assert parse_line(TASK + b"\r\n") == Task("t", "k", {}, 0)
+
+
+def test_an_integral_float_attempt_is_accepted_as_an_integer() -> None:
+    parsed = parse_line(b'{"task_id":"t","task_type":"k","task_data":{},"attempt":2.0}')
+    assert isinstance(parsed, Task)
+    assert parsed.attempt == 2
+    assert type(parsed.attempt) is int
+
+
+def test_a_huge_integer_is_invalid_json_not_a_crash() -> None:
+    parsed = parse_line(
+        b'{"task_id":"t","task_type":"k","task_data":{"n":' + b"9" * 5000 + b'},"attempt":0}'
+    )
+    assert isinstance(parsed, Malformed)
+    assert parsed.error.error_type == "InvalidJSON"
+
+
+def test_deep_nesting_is_invalid_json_not_a_crash() -> None:
+    parsed = parse_line(b"[" * 200_000 + b"]" * 200_000)
+    assert isinstance(parsed, Malformed)
+    assert parsed.error.error_type == "InvalidJSON"
+    assert "nested too deeply" in parsed.error.error
+
+
+def test_a_bom_is_invalid_json() -> None:
+    parsed = parse_line(b"\xef\xbb\xbf" + TASK)
+    assert isinstance(parsed, Malformed)
+    assert parsed.error.error_type == "InvalidJSON"
+
+
+def test_the_first_bad_field_is_named() -> None:
+    parsed = parse_line(b'{"task_id":"t","task_type":1,"task_data":2,"attempt":"x"}')
+    assert isinstance(parsed, Malformed)
+    assert parsed.error.error == "task_type must be a string, got integer"
+    assert parsed.task_id == "t"
+    assert parsed.error.retryable is False
