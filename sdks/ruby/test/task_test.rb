@@ -1,0 +1,80 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+
+class TaskTest < Minitest::Test
+  def build(**fields)
+    TaskDaemon::Task.new(task_id: "t1", task_type: "echo", task_data: {}, attempt: 0, **fields)
+  end
+
+  def test_task_exposes_the_four_protocol_fields_and_is_frozen
+    task = build(task_data: { "n" => 1 }, attempt: 2)
+
+    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2 }, task.to_h)
+    assert_predicate task, :frozen?
+    assert_raises(NoMethodError) { task.instance_eval { self.attempt = 3 } }
+  end
+
+  def test_fields_the_protocol_does_not_allow_are_refused_with_the_field_named
+    cases = {
+      { task_id: "" } => [ArgumentError, "task_id must not be empty"],
+      { task_id: 5 } => [TypeError, "task_id must be a string, got integer"],
+      { task_type: nil } => [TypeError, "task_type must be a string, got null"],
+      { task_data: [1] } => [TypeError, "task_data must be an object, got array"],
+      { attempt: -1 } => [ArgumentError, "attempt must be >= 0, got -1"],
+      { attempt: true } => [TypeError, "attempt must be an integer, got boolean"],
+      { attempt: 0.5 } => [TypeError, "attempt must be an integer, got number 0.5"],
+      { task_id: "\xFF".b } => [ArgumentError, "task_id must be valid UTF-8 text"]
+    }
+    cases.each do |fields, (kind, message)|
+      error = assert_raises(kind, fields.inspect) { build(**fields) }
+      assert_equal message, error.message
+    end
+  end
+
+  def test_log_emits_a_log_event_with_the_level
+    events = []
+    task = build(on_event: events.method(:push))
+    task.log("fetched 3 pages")
+    task.log("slow", level: :warning)
+
+    assert_equal [
+      { "event" => "log", "task_id" => "t1", "level" => "info", "message" => "fetched 3 pages" },
+      { "event" => "log", "task_id" => "t1", "level" => "warning", "message" => "slow" }
+    ], events
+  end
+
+  def test_log_refuses_an_unknown_level_naming_the_allowed_ones
+    error = assert_raises(ArgumentError) { build.log("x", level: "warn") }
+    assert_equal 'level must be one of debug, info, warning, error; got "warn"', error.message
+    assert_raises(TypeError) { build.log(42) }
+  end
+
+  def test_progress_emits_a_progress_event_with_an_optional_message
+    events = []
+    task = build(on_event: events.method(:push))
+    task.progress(0.5, "halfway")
+    task.progress(1)
+    task.progress(Rational(1, 4))
+
+    assert_equal [
+      { "event" => "progress", "task_id" => "t1", "progress" => 0.5, "message" => "halfway" },
+      { "event" => "progress", "task_id" => "t1", "progress" => 1 },
+      { "event" => "progress", "task_id" => "t1", "progress" => 0.25 }
+    ], events
+  end
+
+  def test_progress_outside_zero_to_one_is_refused
+    [1.5, -0.1, Float::NAN, Float::INFINITY].each do |fraction|
+      error = assert_raises(ArgumentError) { build.progress(fraction) }
+      assert_match(/\Afraction must be a number from 0 to 1, got /, error.message)
+    end
+    assert_raises(TypeError) { build.progress("50%") }
+    assert_raises(TypeError) { build.progress(0.5, 3) }
+  end
+
+  def test_events_of_a_task_built_by_hand_are_checked_then_dropped
+    assert_nil build.log("nobody listens")
+    assert_nil build.progress(0.1)
+  end
+end
