@@ -1,0 +1,3 @@
+#!/bin/sh
+# Never reads, never answers, never exits.
+exec sleep 600
