@@ -1,0 +1,5 @@
+"""`python -m taskdaemond` is the `taskdaemond` command."""
+
+from taskdaemond.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""One task through one handler instance, no queue and no server: `taskdaemond call`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from taskdaemond.config import HandlerConfig
+from taskdaemond.runtime import (
+    Aborted,
+    Crashed,
+    HandlerFailed,
+    HandlerInstance,
+    Outcome,
+    ProtocolViolation,
+    Succeeded,
+    TimedOut,
+    launch_spec,
+)
+
+
+def outcome_as_result(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as a result message (what the handler said, or what went wrong)."""
+    if isinstance(outcome, Succeeded):
+        return {"status": "success", "result": outcome.result, "metadata": outcome.metadata}
+    if isinstance(outcome, HandlerFailed):
+        return {
+            "status": "error",
+            "error": outcome.error,
+            "retryable": outcome.retryable,
+            "error_type": outcome.error_type,
+            "retry_after": outcome.retry_after,
+            "traceback": outcome.traceback,
+        }
+    kinds: dict[type, tuple[str, bool]] = {
+        Crashed: ("HandlerCrashed", True),
+        TimedOut: ("Timeout", True),
+        ProtocolViolation: ("ProtocolError", False),
+        Aborted: ("Interrupted", True),
+    }
+    error_type, retryable = kinds[type(outcome)]
+    message = getattr(outcome, "error", None) or getattr(outcome, "reason", "")
+    return {"status": "error", "error": message, "retryable": retryable, "error_type": error_type}
+
+
+async def call_once(
+    handler: HandlerConfig,
+    data: dict[str, Any],
+    *,
+    attempt: int = 0,
+    timeout: float,
+    task_id: str = "call-0",
+    echo: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Start an instance, run one task, stop it; the events and the result."""
+    instance = HandlerInstance(launch_spec(handler, 0, "call"), handler.task_type)
+    events: list[dict[str, Any]] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        events.append(event)
+        if echo is not None:
+            echo(event)
+
+    await instance.start()
+    try:
+        outcome = await instance.run(task_id, json.dumps(data, separators=(",", ":")), attempt, timeout, on_event)
+    finally:
+        await instance.stop()
+    return events, outcome_as_result(outcome)

@@ -1,0 +1,440 @@
+"""The ``taskdaemond`` command: serve, check, call, and a client for a running daemon.
+
+Exit codes (also in the README):
+  0  done (for submit --wait / status --wait: the task completed)
+  1  the task failed, was cancelled or interrupted; `call` got an error result
+  2  bad usage or invalid configuration
+  3  the daemon could not be reached
+  4  no such task
+  5  the daemon refused the request (another 4xx or a 5xx)
+  6  --wait ran out before the task finished
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import httpx
+
+from taskdaemond import __version__, defaults
+from taskdaemond.config import check_runnable, find_config_path, load_config
+from taskdaemond.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_NOT_FOUND = 4
+EXIT_REFUSED = 5
+EXIT_WAIT_EXPIRED = 6
+
+URL_ENV = "TASKDAEMON_URL"
+
+
+class CliExit(Exception):
+    """Ends the command with ``code`` after printing ``message`` to stderr."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# -- output -------------------------------------------------------------------------------
+
+STATUS_COLOURS = {
+    "completed": "32",
+    "failed": "31",
+    "cancelled": "33",
+    "interrupted": "33",
+    "processing": "36",
+    "pending": "37",
+}
+
+
+def use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def colour(text: str, code: str | None) -> str:
+    return f"\033[{code}m{text}\033[0m" if code and use_colour() else text
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True))]
+    for row in rows:
+        cells = []
+        for index, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            padded = str(cell).ljust(width)
+            cells.append(colour(padded, STATUS_COLOURS.get(str(cell))) if header[index] == "status" else padded)
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def short_json(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def print_task(task: dict[str, Any]) -> None:
+    status = task["status"]
+    print(f"task      {task['id']}")
+    print(f"type      {task['task_type']}")
+    print(f"status    {colour(status, STATUS_COLOURS.get(status))}")
+    print(f"attempts  {task.get('attempts')} (retries allowed: {task.get('max_retries')})")
+    if task.get("result") is not None or status == "completed":
+        print(f"result    {json.dumps(task.get('result'))}")
+    if task.get("last_error"):
+        print(f"error     {task['last_error']}")
+    progress = task.get("progress")
+    if progress:
+        print(f"progress  {progress['progress']:.0%} {progress.get('message') or ''}".rstrip())
+    for entry in task.get("logs") or []:
+        if entry.get("event") == "log":
+            print(f"log       [{entry.get('level')}] {entry.get('message')}")
+
+
+# -- client -------------------------------------------------------------------------------
+
+
+def default_url() -> str:
+    if os.environ.get(URL_ENV):
+        return os.environ[URL_ENV]
+    host = os.environ.get("DAEMON_HOST") or defaults.DEFAULT_HOST
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - a bind-all address is reached through localhost
+        host = "127.0.0.1"
+    return f"http://{host}:{os.environ.get('DAEMON_PORT') or defaults.DEFAULT_PORT}"
+
+
+def request(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+    timeout: float = 30.0,
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    try:
+        with httpx.Client(base_url=args.url, timeout=timeout, headers=headers) as client:
+            response = client.request(method, path, json=body, params=params)
+    except httpx.HTTPError as exc:
+        raise CliExit(EXIT_UNREACHABLE, f"cannot reach the daemon at {args.url}: {exc}") from None
+    if response.status_code == 404:
+        raise CliExit(EXIT_NOT_FOUND, _error_text(response))
+    if response.status_code >= 400:
+        raise CliExit(EXIT_REFUSED, f"HTTP {response.status_code}: {_error_text(response)}")
+    return response
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text
+
+
+def parse_data(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CliExit(EXIT_USAGE, f"task data is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CliExit(EXIT_USAGE, f"task data must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def task_exit_code(task: dict[str, Any]) -> int:
+    if task["status"] == "completed":
+        return EXIT_OK
+    if task["status"] in ("failed", "cancelled", "interrupted"):
+        return EXIT_TASK_FAILED
+    return EXIT_WAIT_EXPIRED
+
+
+def show_task(args: argparse.Namespace, task: dict[str, Any], waited: bool) -> int:
+    if args.json:
+        print_json(task)
+    else:
+        print_task(task)
+    return task_exit_code(task) if waited else EXIT_OK
+
+
+def wait_for(args: argparse.Namespace, task_id: str, seconds: float) -> dict[str, Any]:
+    """Long-poll the task until final or ``seconds`` elapsed (in steps the server allows)."""
+    end = time.monotonic() + seconds
+    while True:
+        step = max(0.0, min(end - time.monotonic(), defaults.MAX_LONG_POLL))
+        task: dict[str, Any] = request(
+            args, "GET", f"/api/tasks/{task_id}", params={"wait": step}, timeout=step + 30
+        ).json()
+        if task["status"] in ("completed", "failed", "cancelled", "interrupted") or step <= 0:
+            return task
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # Imported here: the client commands start faster without the server stack.
+    from taskdaemond.server import serve, setup_logging  # noqa: PLC0415
+
+    env = dict(os.environ)
+    if args.host:
+        env["DAEMON_HOST"] = args.host
+    if args.port is not None:
+        env["DAEMON_PORT"] = str(args.port)
+    config = load_config(find_config_path(args.config, env), env)
+    check_runnable(config)
+    setup_logging(config.daemon.log_level)
+    return serve(config)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = find_config_path(args.file or args.config, os.environ)
+    config = load_config(path)
+    if args.json:
+        print_json({"ok": True, "file": str(path), "handlers": sorted(config.handlers)})
+        return EXIT_OK
+    print(f"{path}: OK")
+    try:
+        check_runnable(config)
+    except ConfigError as exc:
+        print(f"warning: {exc.key}: {exc.problem}")
+    rows = []
+    for name, handler in config.handlers.items():
+        how = " ".join(handler.command) if handler.command else f"{handler.engine} image {handler.image}"
+        rows.append([name, how, str(handler.instances), f"{handler.timeout:g}s", str(handler.retries)])
+    print(table(rows, ["type", "runs", "instances", "timeout", "retries"]))
+    return EXIT_OK
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from taskdaemond.call import call_once  # noqa: PLC0415 - see cmd_serve
+
+    config = load_config(find_config_path(args.config, os.environ))
+    check_runnable(config)
+    handler = config.handlers.get(args.type)
+    if handler is None:
+        raise CliExit(EXIT_USAGE, f"unknown task type {args.type!r}; known types: {', '.join(config.handlers)}")
+    data = parse_data(args.data)
+    timeout = args.timeout if args.timeout is not None else handler.timeout
+    events, outcome = asyncio.run(
+        call_once(handler, data, attempt=args.attempt, timeout=timeout, echo=None if args.json else print_event)
+    )
+    ok = outcome.get("status") == "success"
+    if args.json:
+        print_json({"events": events, "outcome": outcome})
+    else:
+        label = colour(outcome["status"], "32" if ok else "31")
+        print(f"{label}: {json.dumps(outcome.get('result') if ok else outcome.get('error'))}")
+        for key in ("error_type", "retryable", "traceback"):
+            if not ok and outcome.get(key) is not None:
+                print(f"{key}: {outcome[key]}")
+    return EXIT_OK if ok else EXIT_TASK_FAILED
+
+
+def print_event(event: dict[str, Any]) -> None:
+    if event.get("event") == "progress":
+        print(f"progress {event['progress']:.0%} {event.get('message') or ''}".rstrip())
+    else:
+        print(f"log [{event.get('level')}] {event.get('message')}")
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"type": args.type, "data": parse_data(args.data)}
+    for key in ("priority", "delay", "idempotency_key", "max_retries"):
+        if getattr(args, key) is not None:
+            body[key] = getattr(args, key)
+    task_id = request(args, "POST", "/queue", body=body).json()["task_id"]
+    if args.wait is None:
+        if args.json:
+            print_json({"task_id": task_id})
+        else:
+            print(task_id)
+        return EXIT_OK
+    return show_task(args, wait_for(args, task_id, args.wait), waited=True)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.wait is not None:
+        return show_task(args, wait_for(args, args.id, args.wait), waited=True)
+    return show_task(args, request(args, "GET", f"/api/tasks/{args.id}").json(), waited=False)
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    params = {
+        k: v
+        for k, v in (("status", args.status), ("type", args.type), ("limit", args.limit), ("cursor", args.cursor))
+        if v is not None
+    }
+    page = request(args, "GET", "/api/tasks", params=params).json()
+    if args.json:
+        print_json(page)
+        return EXIT_OK
+    rows = [
+        [
+            t["id"],
+            t["task_type"],
+            t["status"],
+            str(t["attempts"]),
+            t["created_at"] or "",
+            short_json(t["result"]) if t["status"] == "completed" else (t["last_error"] or "")[:60],
+        ]
+        for t in page["tasks"]
+    ]
+    print(table(rows, ["id", "type", "status", "attempts", "created", "result / error"]))
+    if page.get("next_cursor"):
+        print(f"more: --cursor {page['next_cursor']}")
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    response = request(args, "POST", f"/api/tasks/{args.id}/cancel")
+    return show_task(args, response.json(), waited=False)
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    response = request(args, "POST", f"/api/tasks/{args.id}/redrive")
+    return show_task(args, response.json(), waited=False)
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskdaemond",
+        description="The reference TaskDaemon daemon and its client.",
+        epilog="Exit codes: 0 ok, 1 task failed, 2 usage or config error, 3 daemon unreachable, "
+        "4 not found, 5 request refused, 6 --wait expired.",
+    )
+    parser.add_argument("--version", action="version", version=f"taskdaemond {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def client(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--url", default=default_url(), help=f"daemon URL (default: ${URL_ENV} or http://$DAEMON_HOST:$DAEMON_PORT)"
+        )
+        sub.add_argument(
+            "--token", default=os.environ.get("DAEMON_TOKEN"), help="bearer token (default: $DAEMON_TOKEN)"
+        )
+        sub.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    def config_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", "-c", help="handlers.toml (default: $HANDLER_CONFIG or ./handlers.toml)")
+
+    serve = commands.add_parser(
+        "serve", help="run the daemon", description="Run the daemon until SIGTERM or SIGINT, then shut down cleanly."
+    )
+    config_option(serve)
+    serve.add_argument("--host", help="address to bind (default: [daemon] host, $DAEMON_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: [daemon] port, $DAEMON_PORT, 8080)")
+    serve.set_defaults(run=cmd_serve)
+
+    check = commands.add_parser(
+        "check",
+        help="validate handlers.toml without starting",
+        description="Validate a handlers.toml (and the DAEMON_* environment).",
+    )
+    check.add_argument("file", nargs="?", help="the file (default: --config, $HANDLER_CONFIG, ./handlers.toml)")
+    config_option(check)
+    check.add_argument("--json", action="store_true", help="print JSON for scripts")
+    check.set_defaults(run=cmd_check)
+
+    call = commands.add_parser(
+        "call",
+        help="run one task through a handler, no server",
+        description="Start one instance of the TYPE handler, give it one task, print its events and result, stop it.",
+    )
+    call.add_argument("type", help="task type")
+    call.add_argument("data", help="task data, a JSON object")
+    config_option(call)
+    call.add_argument("--attempt", type=int, default=0, help="attempt number to send (default 0)")
+    call.add_argument("--timeout", type=float, help="seconds (default: the handler's timeout)")
+    call.add_argument("--json", action="store_true", help="print JSON for scripts")
+    call.set_defaults(run=cmd_call)
+
+    submit = commands.add_parser(
+        "submit", help="submit a task", description="Submit a task; print its id, or with --wait its final state."
+    )
+    submit.add_argument("type", help="task type")
+    submit.add_argument("data", help="task data, a JSON object")
+    submit.add_argument("--priority", type=int, help="0-100, default 50")
+    submit.add_argument("--delay", type=float, help="seconds before it may run")
+    submit.add_argument("--idempotency-key", dest="idempotency_key", help="deduplication key")
+    submit.add_argument("--max-retries", dest="max_retries", type=int, help="retry budget")
+    submit.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=defaults.MAX_LONG_POLL,
+        help="wait for the task to finish (at most SECONDS, default 300)",
+    )
+    client(submit)
+    submit.set_defaults(run=cmd_submit)
+
+    status = commands.add_parser(
+        "status", help="show a task", description="Show a task with its result, errors and logs."
+    )
+    status.add_argument("id", help="task id")
+    status.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=defaults.MAX_LONG_POLL,
+        help="wait for the task to finish (at most SECONDS, default 300)",
+    )
+    client(status)
+    status.set_defaults(run=cmd_status)
+
+    tasks = commands.add_parser("tasks", help="list tasks", description="List tasks, newest first.")
+    tasks.add_argument("--status", choices=["pending", "processing", "completed", "failed", "cancelled", "interrupted"])
+    tasks.add_argument("--type", help="task type")
+    tasks.add_argument("--limit", type=int, help="tasks per page (default 100)")
+    tasks.add_argument("--cursor", help="page after this cursor")
+    client(tasks)
+    tasks.set_defaults(run=cmd_tasks)
+
+    cancel = commands.add_parser(
+        "cancel", help="cancel a task", description="Cancel a pending task, or stop the handler running it."
+    )
+    cancel.add_argument("id", help="task id")
+    client(cancel)
+    cancel.set_defaults(run=cmd_cancel)
+
+    redrive = commands.add_parser(
+        "redrive", help="run a failed task again", description="Run a failed or interrupted task again."
+    )
+    redrive.add_argument("id", help="task id")
+    client(redrive)
+    redrive.set_defaults(run=cmd_redrive)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.run(args)
+    except ConfigError as exc:
+        print(f"taskdaemond: invalid configuration: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except CliExit as exc:
+        print(f"taskdaemond: {exc.message}", file=sys.stderr)
+        code = exc.code
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,310 @@
+"""handlers.toml and the DAEMON_* environment: read, validated against the schema, typed.
+
+The file is validated against protocol/schema/handlers-config.schema.json after the
+environment has been applied, so a bad variable is reported like a bad key, naming the
+variable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import ValidationError
+
+from taskdaemond import defaults
+from taskdaemond.backoff import BackoffPolicy
+from taskdaemond.errors import ConfigError
+from taskdaemond.schemas import load_schema, validator
+
+CONFIG_SCHEMA = "handlers-config.schema.json"
+
+#: Environment variable -> ([daemon] key, type). TaskDaemon's names, then ours.
+ENV_OVERRIDES: dict[str, tuple[str, type]] = {
+    "DAEMON_HOST": ("host", str),
+    "DAEMON_PORT": ("port", int),
+    "DAEMON_DB_PATH": ("db_path", str),
+    "DAEMON_QUEUE_TYPE": ("queue", str),
+    "DAEMON_TASK_SELECTION": ("task_selection", str),
+    "DAEMON_TASK_TIMEOUT": ("task_timeout", float),
+    "DAEMON_MAX_RETRIES": ("max_retries", int),
+    "DAEMON_WORKERS": ("workers", int),
+    "DAEMON_BATCH_SIZE": ("batch_size", int),
+    "DAEMON_LOG_LEVEL": ("log_level", str),
+    "DAEMON_TOKEN": ("token", str),
+    "DAEMON_MAX_BODY_SIZE": ("max_body_size", int),
+    "DAEMON_SHUTDOWN_GRACE": ("shutdown_grace", float),
+    "DAEMON_DATABASE_URL": ("database_url", str),
+}
+#: Where the configuration file is looked for when no --config is given.
+CONFIG_ENV = "HANDLER_CONFIG"
+DEFAULT_CONFIG_FILE = "handlers.toml"
+
+#: Queue backends this version runs. "hybrid" is TaskDaemon's memory-plus-disk queue: the
+#: SQLite queue is that already (hot rows stay in SQLite's page cache), so it maps to it.
+AVAILABLE_QUEUES = {"sqlite": "sqlite", "hybrid": "sqlite", "memory": "memory"}
+
+
+@dataclass(frozen=True)
+class HandlerConfig:
+    """One [handlers.<task_type>] table, with every default filled in."""
+
+    task_type: str
+    command: tuple[str, ...] | None = None
+    cwd: Path | None = None
+    image: str | None = None
+    engine: str | None = None
+    network: str | None = None
+    instances: int = defaults.DEFAULT_INSTANCES
+    timeout: float = defaults.DEFAULT_TASK_TIMEOUT
+    handler_selection: str = defaults.DEFAULT_HANDLER_SELECTION
+    memory_limit: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    retries: int = defaults.DEFAULT_MAX_RETRIES
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    requeue_on_interrupt: bool = True
+    max_tasks_per_instance: int | None = None
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    """The [daemon] table after the environment has been applied."""
+
+    host: str = defaults.DEFAULT_HOST
+    port: int = defaults.DEFAULT_PORT
+    db_path: Path = Path(defaults.DEFAULT_DB_PATH)
+    queue: str = defaults.DEFAULT_QUEUE
+    task_selection: str = defaults.DEFAULT_TASK_SELECTION
+    task_timeout: float = defaults.DEFAULT_TASK_TIMEOUT
+    max_retries: int = defaults.DEFAULT_MAX_RETRIES
+    workers: int | None = None
+    batch_size: int = defaults.DEFAULT_BATCH_SIZE
+    log_level: str = defaults.DEFAULT_LOG_LEVEL
+    token: str | None = None
+    max_body_size: int = defaults.DEFAULT_MAX_BODY_SIZE
+    shutdown_grace: float = defaults.DEFAULT_SHUTDOWN_GRACE
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration: where it came from, the daemon and each handler."""
+
+    path: Path | None
+    daemon: DaemonSettings
+    handlers: Mapping[str, HandlerConfig]
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
+    """The file to read: --config, else $HANDLER_CONFIG, else ./handlers.toml."""
+    if explicit is not None:
+        return Path(explicit)
+    return Path(env.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read, override with ``env`` (default: os.environ), validate and type the configuration.
+
+    Raises ConfigError naming the file (or variable), the key and what is wrong.
+    """
+    env = os.environ if env is None else env
+    path = Path(path)
+    source = str(path)
+    try:
+        with path.open("rb") as file:
+            raw = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(source, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(source, None, "is a directory, not a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+    return parse_config(raw, source=source, base_dir=path.parent, env=env, path=path)
+
+
+def parse_config(
+    raw: dict[str, Any],
+    *,
+    source: str,
+    base_dir: Path,
+    env: Mapping[str, str],
+    path: Path | None = None,
+) -> Config:
+    """Validate an already parsed TOML document (see load_config)."""
+    env_keys = _apply_env(raw, env)
+    _validate(raw, source, env_keys)
+    daemon = _daemon_settings(raw.get("daemon", {}), base_dir, env_keys, source)
+    handlers = {
+        task_type: _handler_config(task_type, table, daemon, base_dir) for task_type, table in raw["handlers"].items()
+    }
+    return Config(path=path, daemon=daemon, handlers=handlers)
+
+
+def check_runnable(config: Config) -> None:
+    """Raise ConfigError for what the schema cannot know: an image handler with no container
+    engine installed. Separate from loading, so `check` can validate on any machine."""
+    for handler in config.handlers.values():
+        if handler.image is not None and handler.engine is None:
+            raise ConfigError(
+                str(config.path or "configuration"),
+                f"handlers.{handler.task_type}.engine",
+                "neither podman nor docker is installed; install one or set engine",
+            )
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Copy DAEMON_* variables into raw["daemon"]; return {key: variable} for those applied."""
+    applied: dict[str, str] = {}
+    for variable, (key, kind) in ENV_OVERRIDES.items():
+        value = env.get(variable)
+        if value is None or value == "":
+            continue
+        table = raw.setdefault("daemon", {})
+        if not isinstance(table, dict):
+            return applied  # the schema reports the bad [daemon] table itself
+        try:
+            table[key] = kind(value)
+        except ValueError:
+            kind_name = "an integer" if kind is int else "a number"
+            raise ConfigError(variable, None, f"must be {kind_name}, got {value!r}") from None
+        applied[key] = variable
+    return applied
+
+
+def _validate(raw: dict[str, Any], source: str, env_keys: Mapping[str, str]) -> None:
+    errors = list(validator(CONFIG_SCHEMA).iter_errors(raw))
+    if not errors:
+        return
+    # Unknown keys first (the likeliest cause, and the one "did you mean" helps with),
+    # then the deepest error: it points at the key itself rather than its table.
+    errors.sort(key=lambda e: (e.validator != "additionalProperties", -len(e.absolute_path)))
+    error = errors[0]
+    key = ".".join(str(part) for part in error.absolute_path) or None
+    problem = _describe(error)
+    if key is not None and key.startswith("daemon.") and key[len("daemon.") :] in env_keys:
+        source = env_keys[key[len("daemon.") :]]
+    raise ConfigError(source, key, problem)
+
+
+def _describe(error: ValidationError) -> str:
+    """A sentence for one schema error, with "did you mean" for unknown keys."""
+    instance: Any = error.instance
+    schema: Any = error.schema
+    expected: Any = error.validator_value
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = list(schema.get("properties", {}))
+        unknown = sorted(set(instance) - set(known))
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+            parts.append(f"unknown key {name!r}{hint}")
+        return "; ".join(parts)
+    if error.validator == "oneOf" and isinstance(instance, dict) and "command" in schema.get("properties", {}):
+        if "image" in instance and "command" in instance:
+            return "has both 'image' and 'command'; give exactly one"
+        return "needs 'image' (a container) or 'command' (a local process)"
+    if error.validator == "dependentSchemas" and isinstance(instance, dict):
+        for name, needs in (
+            ("cwd", "command"),
+            ("engine", "image"),
+            ("network", "image"),
+            ("memory_limit", "image"),
+        ):
+            if name in instance and needs not in instance:
+                return f"{name!r} applies only to handlers with {needs!r}"
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in expected)
+        close = difflib.get_close_matches(str(instance), [str(v) for v in expected], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{instance!r} is not one of {allowed}{hint}"
+    if (error.validator == "minProperties" and list(error.absolute_path) == ["handlers"]) or (
+        error.validator == "required" and isinstance(instance, dict) and "handlers" not in instance
+    ):
+        return "no handlers: add a [handlers.<task_type>] table"
+    return error.message
+
+
+def _daemon_settings(
+    table: Mapping[str, Any], base_dir: Path, env_keys: Mapping[str, str], source: str
+) -> DaemonSettings:
+    queue = table.get("queue", defaults.DEFAULT_QUEUE)
+    if queue not in AVAILABLE_QUEUES:
+        raise ConfigError(
+            env_keys.get("queue", source),
+            "daemon.queue",
+            f"queue {queue!r} is not available in this version; use one of "
+            + ", ".join(repr(q) for q in AVAILABLE_QUEUES),
+        )
+    db_path = Path(table.get("db_path", defaults.DEFAULT_DB_PATH))
+    if not db_path.is_absolute() and "db_path" not in env_keys:
+        db_path = base_dir / db_path  # file paths are relative to the file; env paths to the cwd
+    return DaemonSettings(
+        host=table.get("host", defaults.DEFAULT_HOST),
+        port=table.get("port", defaults.DEFAULT_PORT),
+        db_path=db_path,
+        queue=AVAILABLE_QUEUES[queue],
+        task_selection=table.get("task_selection", defaults.DEFAULT_TASK_SELECTION),
+        task_timeout=float(table.get("task_timeout", defaults.DEFAULT_TASK_TIMEOUT)),
+        max_retries=table.get("max_retries", defaults.DEFAULT_MAX_RETRIES),
+        workers=table.get("workers"),
+        batch_size=table.get("batch_size", defaults.DEFAULT_BATCH_SIZE),
+        log_level=str(table.get("log_level", defaults.DEFAULT_LOG_LEVEL)).lower(),
+        token=table.get("token"),
+        max_body_size=table.get("max_body_size", defaults.DEFAULT_MAX_BODY_SIZE),
+        shutdown_grace=float(table.get("shutdown_grace", defaults.DEFAULT_SHUTDOWN_GRACE)),
+    )
+
+
+def _backoff(value: Any) -> BackoffPolicy:
+    if value is None:
+        return BackoffPolicy()
+    if isinstance(value, int | float):
+        return BackoffPolicy(initial=float(value))
+    return BackoffPolicy(
+        initial=float(value.get("initial", defaults.DEFAULT_BACKOFF_INITIAL)),
+        multiplier=float(value.get("multiplier", defaults.DEFAULT_BACKOFF_MULTIPLIER)),
+        maximum=float(value.get("max", defaults.DEFAULT_BACKOFF_MAX)),
+        jitter=float(value.get("jitter", defaults.DEFAULT_BACKOFF_JITTER)),
+    )
+
+
+def default_engine() -> str | None:
+    """podman when installed, else docker when installed, else None."""
+    for engine in ("podman", "docker"):
+        if shutil.which(engine):
+            return engine
+    return None
+
+
+def _handler_config(task_type: str, table: Mapping[str, Any], daemon: DaemonSettings, base_dir: Path) -> HandlerConfig:
+    command = table.get("command")
+    cwd = table.get("cwd")
+    image = table.get("image")
+    return HandlerConfig(
+        task_type=task_type,
+        command=tuple(command) if command is not None else None,
+        cwd=(base_dir / cwd) if cwd is not None else (base_dir if command is not None else None),
+        image=image,
+        engine=table.get("engine") or (default_engine() if image is not None else None),
+        network=table.get("network"),
+        instances=table.get("instances", defaults.DEFAULT_INSTANCES),
+        timeout=float(table.get("timeout", daemon.task_timeout)),
+        handler_selection=table.get("handler_selection", defaults.DEFAULT_HANDLER_SELECTION),
+        memory_limit=table.get("memory_limit"),
+        env=dict(table.get("env", {})),
+        retries=table.get("retries", daemon.max_retries),
+        backoff=_backoff(table.get("backoff")),
+        requeue_on_interrupt=table.get("requeue_on_interrupt", True),
+        max_tasks_per_instance=table.get("max_tasks_per_instance"),
+    )
+
+
+def schema_properties(definition: str) -> list[str]:
+    """Known keys of a schema definition ("handler" or "daemon"), for docs and hints."""
+    return list(load_schema(CONFIG_SCHEMA)["$defs"][definition]["properties"])

@@ -1,0 +1,67 @@
+"""Every default of the daemon, named once, with its unit."""
+
+#: Port of the HTTP API (TaskDaemon's default).
+DEFAULT_PORT = 8080
+#: Address the HTTP API binds: only this host unless configured otherwise.
+DEFAULT_HOST = "127.0.0.1"
+#: SQLite queue file, relative to the configuration file's directory.
+DEFAULT_DB_PATH = "taskdaemon.db"
+#: Queue backend.
+DEFAULT_QUEUE = "sqlite"
+#: Order in which pending tasks are claimed.
+DEFAULT_TASK_SELECTION = "fifo"
+#: Seconds one attempt may run before the handler is killed.
+DEFAULT_TASK_TIMEOUT = 30.0
+#: Retries a task gets after retryable failures (so at most 1 + 3 attempts).
+DEFAULT_MAX_RETRIES = 3
+#: Tasks one claim takes from the queue.
+DEFAULT_BATCH_SIZE = 64
+#: Log level of the daemon.
+DEFAULT_LOG_LEVEL = "info"
+#: Largest request body the HTTP API accepts, in bytes (64 MiB).
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+#: Seconds tasks in flight may take to finish at shutdown.
+DEFAULT_SHUTDOWN_GRACE = 10.0
+
+#: Warm instances per task type (TaskDaemon's default).
+DEFAULT_INSTANCES = 2
+#: Instance selection strategy (TaskDaemon's default).
+DEFAULT_HANDLER_SELECTION = "round-robin"
+
+#: Priority of a task submitted without one; 0 is lowest, 100 highest.
+DEFAULT_PRIORITY = 50
+MIN_PRIORITY = 0
+MAX_PRIORITY = 100
+
+#: Backoff before the first retry, in seconds.
+DEFAULT_BACKOFF_INITIAL = 1.0
+#: Factor applied to the delay for each further retry.
+DEFAULT_BACKOFF_MULTIPLIER = 2.0
+#: Upper bound of any retry delay, in seconds (also caps a result's retry_after).
+DEFAULT_BACKOFF_MAX = 300.0
+#: Random spread of a retry delay, as a fraction of it (0.1 = +/-10%).
+DEFAULT_BACKOFF_JITTER = 0.1
+
+#: Seconds a handler gets to exit after its stdin is closed, before SIGTERM.
+HANDLER_EOF_GRACE = 2.0
+#: Seconds a handler gets to exit after SIGTERM, before SIGKILL.
+HANDLER_TERM_GRACE = 2.0
+#: Delay before the first restart of a crashed instance, in seconds.
+RESTART_DELAY_INITIAL = 0.1
+#: Upper bound of the restart delay of an instance that keeps crashing, in seconds.
+RESTART_DELAY_MAX = 30.0
+#: Lines of a handler's stderr kept to explain a crash.
+STDERR_TAIL_LINES = 20
+#: Largest stdout or stderr line read from a handler, in bytes: in effect none (1 TiB).
+MAX_LINE_BYTES = 1 << 40
+
+#: Seconds between two looks at the queue when nothing told the scheduler to look
+#: (tasks that become due, other daemons sharing a queue).
+QUEUE_POLL_INTERVAL = 1.0
+#: Longest wait a client may ask for with GET /api/tasks/{id}?wait=SECONDS.
+MAX_LONG_POLL = 300.0
+#: Tasks per page of GET /api/tasks when no limit is given, and the largest limit.
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+#: Seconds uvicorn waits for open HTTP connections at shutdown.
+HTTP_SHUTDOWN_TIMEOUT = 3.0

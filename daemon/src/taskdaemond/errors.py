@@ -1,0 +1,44 @@
+"""Errors of the daemon: one base, each with the data that explains it."""
+
+from __future__ import annotations
+
+
+class DaemonError(Exception):
+    """Base of every error the daemon raises on purpose."""
+
+
+class ConfigError(DaemonError):
+    """Raised when handlers.toml or an environment variable is invalid.
+
+    ``source`` is the file (or variable) at fault, ``key`` the dotted key in it.
+    """
+
+    exit_code = 2
+
+    def __init__(self, source: str, key: str | None, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {problem}")
+
+
+class UnknownTaskType(DaemonError):
+    """Raised when a task is submitted for a type no handler is configured for."""
+
+    def __init__(self, task_type: str, known: list[str]) -> None:
+        self.task_type = task_type
+        self.known = known
+        super().__init__(f"unknown task type {task_type!r}; known types: {', '.join(known) or '(none)'}")
+
+
+class TaskNotFound(DaemonError):
+    """Raised when a task id is not in the queue."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"task {task_id} not found")
+
+
+class InvalidTaskState(DaemonError):
+    """Raised when an action does not apply to a task in its current status."""

@@ -1,0 +1,29 @@
+"""JSON on the hot path (every result line, every stored result): orjson, with the stdlib as the
+fallback for what orjson refuses but standard JSON allows (integers beyond 64 bits).
+
+Why: a profile of bench/daemon_quick.py showed stdlib json at about a sixth of the daemon's
+main-thread time per task. The JSON itself stays standard.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse one JSON document; ValueError if it is not one."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)  # raises ValueError itself when the text is not JSON
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of ``value``."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(value, separators=(",", ":"))

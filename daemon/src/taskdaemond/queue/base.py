@@ -1,0 +1,94 @@
+"""The queue interface. SQLite and memory implement it; a PostgreSQL queue shared by several
+daemons is meant to implement it next, so every method is async and works on groups."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+
+from taskdaemond.config import DaemonSettings
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.statuses import TaskStatus
+
+#: Orders in which pending tasks are claimed.
+TASK_SELECTIONS = ("fifo", "lifo", "priority")
+
+
+def claim_order_key(task_selection: str) -> Callable[[ClaimedTask], tuple[int, int]]:
+    """Sort key putting claimed tasks in the order ``task_selection`` runs them."""
+    if task_selection == "priority":
+        return lambda t: (-t.priority, t.seq)
+    if task_selection == "lifo":
+        return lambda t: (0, -t.seq)
+    return lambda t: (0, t.seq)
+
+
+class TaskQueue(abc.ABC):
+    """A durable (or, for tests, in-memory) store of tasks."""
+
+    @abc.abstractmethod
+    async def open(self) -> int:
+        """Open the store and recover: tasks left ``processing`` by a stopped daemon go back
+        to ``pending`` (at-least-once; their next run has the next attempt number).
+        Returns how many were recovered."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the store; every call before it is durable."""
+
+    @abc.abstractmethod
+    async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        """Enqueue ``tasks`` in one transaction; for each, (task id, created). A task whose
+        idempotency key belongs to a task that is not failed is not created: that task's id
+        is returned with created=False. Durable when it returns."""
+
+    @abc.abstractmethod
+    async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
+        """Take up to ``limit`` due pending tasks of ``task_type``, mark them ``processing``
+        and count an attempt, in the configured order."""
+
+    @abc.abstractmethod
+    async def release(self, task_ids: Sequence[str]) -> None:
+        """Give claimed tasks that never started back to ``pending``, uncounting the attempt."""
+
+    @abc.abstractmethod
+    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+        """Apply attempt outcomes and store events, all in one transaction."""
+
+    @abc.abstractmethod
+    async def get(self, task_id: str) -> TaskRecord | None:
+        """The task with its errors and logs, or None."""
+
+    @abc.abstractmethod
+    async def list(
+        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+    ) -> TaskPage:
+        """Tasks newest first, filtered, one page after ``cursor``."""
+
+    @abc.abstractmethod
+    async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:
+        """Cancel the task if it is pending; return its status before (None: no such task)."""
+
+    @abc.abstractmethod
+    async def delete(self, task_id: str) -> TaskStatus | None:
+        """Remove the task; return its status before (None: no such task)."""
+
+    @abc.abstractmethod
+    async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
+        """Give a failed or interrupted task a fresh run (attempts and budget start again);
+        return its status before (None: no such task). Other statuses are left alone."""
+
+    @abc.abstractmethod
+    async def counts(self) -> dict[str, int]:
+        """How many tasks are in each status (every status present, zero included)."""
+
+
+def open_queue(settings: DaemonSettings) -> TaskQueue:
+    """The queue the settings ask for (not yet opened)."""
+    if settings.queue == "memory":
+        from taskdaemond.queue.memory import MemoryQueue  # noqa: PLC0415 - implementations import this module
+
+        return MemoryQueue(settings.task_selection)
+    from taskdaemond.queue.sqlite import SqliteQueue  # noqa: PLC0415 - implementations import this module
+
+    return SqliteQueue(settings.db_path, settings.task_selection)

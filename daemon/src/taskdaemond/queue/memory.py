@@ -1,0 +1,211 @@
+"""The in-memory queue: the same semantics as SQLite, nothing on disk. For tests and trials."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+
+from taskdaemond.queue.base import TaskQueue
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+
+#: Heap entry: (order key..., generation, task id). A generation that no longer matches the
+#: task's marks an entry left behind by a cancel, delete or claim: it is skipped.
+_Entry = tuple[int, int, int, str]
+
+
+class MemoryQueue(TaskQueue):
+    """Tasks in dictionaries and heaps; lost when the process ends."""
+
+    def __init__(self, task_selection: str = "fifo") -> None:
+        self.task_selection = task_selection
+        self._tasks: dict[str, TaskRecord] = {}
+        self._generation: dict[str, int] = {}
+        self._ready: dict[str, list[_Entry]] = {}
+        self._delayed: dict[str, list[tuple[float, int, str]]] = {}
+        self._seq = 0
+
+    async def open(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+    def _order(self, record: TaskRecord) -> tuple[int, int]:
+        if self.task_selection == "priority":
+            return (-record.priority, record.seq)
+        if self.task_selection == "lifo":
+            return (0, -record.seq)
+        return (0, record.seq)
+
+    def _enqueue(self, record: TaskRecord, now: float) -> None:
+        generation = self._generation.get(record.id, 0) + 1
+        self._generation[record.id] = generation
+        if record.run_at > now:
+            heapq.heappush(self._delayed.setdefault(record.task_type, []), (record.run_at, generation, record.id))
+        else:
+            heapq.heappush(self._ready.setdefault(record.task_type, []), (*self._order(record), generation, record.id))
+
+    async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        answers: list[tuple[str, bool]] = []
+        for task in tasks:
+            if task.idempotency_key is not None:
+                found = next(
+                    (
+                        r
+                        for r in self._tasks.values()
+                        if r.idempotency_key == task.idempotency_key and r.status is not TaskStatus.FAILED
+                    ),
+                    None,
+                )
+                if found is not None:
+                    answers.append((found.id, False))
+                    continue
+            self._seq += 1
+            record = TaskRecord(
+                id=str(uuid.uuid4()),
+                task_type=task.task_type,
+                status=TaskStatus.PENDING,
+                data=json.loads(task.data_json),
+                priority=task.priority,
+                attempts=0,
+                max_retries=task.max_retries,
+                run_at=now + task.delay,
+                created_at=now,
+                updated_at=now,
+                seq=self._seq,
+                idempotency_key=task.idempotency_key,
+            )
+            self._tasks[record.id] = record
+            self._enqueue(record, now)
+            answers.append((record.id, True))
+        return answers
+
+    async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
+        ready = self._ready.setdefault(task_type, [])
+        delayed = self._delayed.get(task_type, [])
+        while delayed and delayed[0][0] <= now:
+            _, generation, task_id = heapq.heappop(delayed)
+            record = self._tasks.get(task_id)
+            if record is not None and self._generation.get(task_id) == generation:
+                heapq.heappush(ready, (*self._order(record), generation, task_id))
+        claimed: list[ClaimedTask] = []
+        while ready and len(claimed) < limit:
+            *_, generation, task_id = heapq.heappop(ready)
+            record = self._tasks.get(task_id)
+            if record is None or self._generation.get(task_id) != generation or record.status is not TaskStatus.PENDING:
+                continue
+            self._generation[task_id] = generation + 1
+            record.status = TaskStatus.PROCESSING
+            record.attempts += 1
+            record.started_at = record.updated_at = now
+            claimed.append(
+                ClaimedTask(
+                    record.id,
+                    record.task_type,
+                    json.dumps(record.data, separators=(",", ":")),
+                    record.attempts - 1,
+                    record.max_retries,
+                    record.priority,
+                    record.seq,
+                )
+            )
+        return claimed
+
+    async def release(self, task_ids: Sequence[str]) -> None:
+        now = time.time()
+        for task_id in task_ids:
+            record = self._tasks.get(task_id)
+            if record is not None and record.status is TaskStatus.PROCESSING:
+                record.status = TaskStatus.PENDING
+                record.attempts -= 1
+                record.updated_at = now
+                self._enqueue(record, now)
+
+    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+        for event in events:
+            record = self._tasks.get(event.task_id)
+            if record is None:
+                continue
+            record.logs.append({**event.message, "at": event.at})
+            if event.message.get("event") == "progress":
+                record.progress = event.message["progress"]
+                record.progress_message = event.message.get("message")
+        for transition in transitions:
+            record = self._tasks.get(transition.task_id)
+            if record is None or record.status is not TaskStatus.PROCESSING:
+                continue
+            record.status = transition.status
+            if transition.result_json is not None:
+                record.result = json.loads(transition.result_json)
+            if transition.metadata_json is not None:
+                record.metadata = json.loads(transition.metadata_json)
+            if transition.error is not None:
+                record.last_error = transition.error.error
+                record.errors.append(json.loads(transition.error.to_json()))
+            if transition.run_at is not None:
+                record.run_at = transition.run_at
+            record.crashes += int(transition.crashed)
+            record.finished_at = now if transition.status in FINAL_STATUSES else None
+            record.updated_at = now
+            if transition.status is TaskStatus.PENDING:
+                self._enqueue(record, now)
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        record = self._tasks.get(task_id)
+        return replace(record, logs=list(record.logs), errors=list(record.errors)) if record else None
+
+    async def list(
+        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+    ) -> TaskPage:
+        below = int(cursor) if cursor is not None else None
+        matching = [
+            r
+            for r in sorted(self._tasks.values(), key=lambda r: -r.seq)
+            if (status is None or r.status is status)
+            and (task_type is None or r.task_type == task_type)
+            and (below is None or r.seq < below)
+        ]
+        page = [replace(r, logs=[]) for r in matching[:limit]]
+        next_cursor = str(page[-1].seq) if len(matching) > limit and page else None
+        return TaskPage(page, next_cursor)
+
+    async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:
+        record = self._tasks.get(task_id)
+        if record is None:
+            return None
+        before = record.status
+        if before is TaskStatus.PENDING:
+            record.status = TaskStatus.CANCELLED
+            record.finished_at = record.updated_at = now
+        return before
+
+    async def delete(self, task_id: str) -> TaskStatus | None:
+        record = self._tasks.pop(task_id, None)
+        self._generation.pop(task_id, None)
+        return record.status if record is not None else None
+
+    async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
+        record = self._tasks.get(task_id)
+        if record is None:
+            return None
+        before = record.status
+        if before in REDRIVABLE_STATUSES:
+            record.status = TaskStatus.PENDING
+            record.attempts = 0
+            record.run_at = now
+            record.finished_at = None
+            record.result = None
+            record.updated_at = now
+            self._enqueue(record, now)
+        return before
+
+    async def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in TaskStatus}
+        for record in self._tasks.values():
+            counts[record.status.value] += 1
+        return counts

@@ -1,0 +1,146 @@
+"""Every SQL statement of the SQLite queue, named, in one place."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL UNIQUE,
+    task_type        TEXT    NOT NULL,
+    data             TEXT    NOT NULL,
+    status           TEXT    NOT NULL,
+    priority         INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_retries      INTEGER NOT NULL,
+    run_at           REAL    NOT NULL,
+    idempotency_key  TEXT,
+    created_at       REAL    NOT NULL,
+    updated_at       REAL    NOT NULL,
+    started_at       REAL,
+    finished_at      REAL,
+    result           TEXT,
+    metadata         TEXT,
+    last_error       TEXT,
+    errors           TEXT    NOT NULL DEFAULT '[]',
+    crashes          INTEGER NOT NULL DEFAULT 0,
+    progress         REAL,
+    progress_message TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
+CREATE INDEX IF NOT EXISTS tasks_idempotency ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+    task_id TEXT NOT NULL,
+    at      REAL NOT NULL,
+    body    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_task ON events (task_id);
+"""
+
+#: The claim index of each task selection. Only the one in use is kept: every index is
+#: rewritten twice per task (claimed, then finished), so a spare one costs throughput.
+CLAIM_INDEXES = {
+    "tasks_claim_fifo": "CREATE INDEX IF NOT EXISTS tasks_claim_fifo ON tasks (task_type, status, seq)",
+    "tasks_claim_priority": (
+        "CREATE INDEX IF NOT EXISTS tasks_claim_priority ON tasks (task_type, status, priority DESC, seq)"
+    ),
+}
+CLAIM_INDEX_OF = {"fifo": "tasks_claim_fifo", "lifo": "tasks_claim_fifo", "priority": "tasks_claim_priority"}
+
+RECOVER_PROCESSING = "UPDATE tasks SET status = 'pending', updated_at = ? WHERE status = 'processing'"
+
+FIND_BY_IDEMPOTENCY_KEY = """
+SELECT id FROM tasks WHERE idempotency_key = ? AND status != 'failed' ORDER BY seq LIMIT 1
+"""
+
+INSERT_TASK = """
+INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at,
+                   idempotency_key, created_at, updated_at)
+VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+"""
+
+#: ORDER BY of a claim for each task selection.
+CLAIM_ORDER = {
+    "fifo": "seq",
+    "lifo": "seq DESC",
+    "priority": "priority DESC, seq",
+}
+
+CLAIM = """
+UPDATE tasks
+SET status = 'processing', attempts = attempts + 1, started_at = :now, updated_at = :now
+WHERE seq IN (
+    SELECT seq FROM tasks
+    WHERE task_type = :task_type AND status = 'pending' AND run_at <= :now
+    ORDER BY {order}
+    LIMIT :limit
+)
+RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq
+"""
+
+RELEASE = """
+UPDATE tasks SET status = 'pending', attempts = attempts - 1, updated_at = ?
+WHERE id = ? AND status = 'processing'
+"""
+
+APPLY_TRANSITION = """
+UPDATE tasks
+SET status = :status,
+    result = COALESCE(:result, result),
+    metadata = COALESCE(:metadata, metadata),
+    run_at = COALESCE(:run_at, run_at),
+    last_error = COALESCE(:error_text, last_error),
+    errors = CASE WHEN :error IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(:error)) END,
+    crashes = crashes + :crashed,
+    finished_at = :finished_at,
+    updated_at = :now
+WHERE id = :id AND status = 'processing'
+"""
+
+#: The everyday transition, kept simple: it runs once per completed task.
+COMPLETE = """
+UPDATE tasks
+SET status = 'completed', result = ?, metadata = COALESCE(?, metadata), finished_at = ?, updated_at = ?
+WHERE seq = ? AND status = 'processing'
+"""
+
+INSERT_EVENT = "INSERT INTO events (task_id, at, body) VALUES (?, ?, ?)"
+
+UPDATE_PROGRESS = "UPDATE tasks SET progress = ?, progress_message = ? WHERE id = ?"
+
+TASK_COLUMNS = """
+seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
+created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors, crashes,
+progress, progress_message
+"""
+
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"  # noqa: S608 - constant fragments only
+
+GET_EVENTS = "SELECT body FROM events WHERE task_id = ? ORDER BY rowid"
+
+GET_STATUS = "SELECT status FROM tasks WHERE id = ?"
+
+CANCEL = "UPDATE tasks SET status = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ?"
+
+DELETE_TASK = "DELETE FROM tasks WHERE id = ?"
+
+DELETE_EVENTS = "DELETE FROM events WHERE task_id = ?"
+
+REDRIVE = """
+UPDATE tasks
+SET status = 'pending', attempts = 0, run_at = ?, finished_at = NULL, result = NULL, updated_at = ?
+WHERE id = ?
+"""
+
+COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
+
+
+def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
+    """SELECT for one page of tasks, newest first, with the filters that are given."""
+    where = []
+    if status:
+        where.append("status = :status")
+    if task_type:
+        where.append("task_type = :task_type")
+    if cursor:
+        where.append("seq < :cursor")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    # Constant fragments only; every value is a bound parameter.
+    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT :limit"  # noqa: S608

@@ -1,0 +1,305 @@
+"""The SQLite queue: one file in WAL mode, one thread that owns the connection.
+
+Every call runs on that thread, so the event loop never waits on the disk, and calls are
+serialised (SQLite has one writer anyway). Claims take a batch in one statement; the
+scheduler hands outcomes over in groups, each group one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from taskdaemond.queue import sql
+from taskdaemond.queue.base import TaskQueue, claim_order_key
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+
+T = TypeVar("T")
+
+#: WAL with synchronous=NORMAL: a commit is in the WAL file before the call returns, so it
+#: survives the daemon being killed at any moment; only an OS crash or power cut may lose
+#: the last commits. (FULL would fsync every commit.)
+SYNCHRONOUS = "NORMAL"
+
+
+def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecord:
+    (
+        seq,
+        task_id,
+        task_type,
+        data,
+        status,
+        priority,
+        attempts,
+        max_retries,
+        run_at,
+        key,
+        created_at,
+        updated_at,
+        started_at,
+        finished_at,
+        result,
+        metadata,
+        last_error,
+        errors,
+        crashes,
+        progress,
+        progress_message,
+    ) = row
+    return TaskRecord(
+        id=task_id,
+        task_type=task_type,
+        status=TaskStatus(status),
+        data=json.loads(data),
+        priority=priority,
+        attempts=attempts,
+        max_retries=max_retries,
+        run_at=run_at,
+        created_at=created_at,
+        updated_at=updated_at,
+        seq=seq,
+        idempotency_key=key,
+        started_at=started_at,
+        finished_at=finished_at,
+        result=json.loads(result) if result is not None else None,
+        metadata=json.loads(metadata) if metadata is not None else None,
+        last_error=last_error,
+        errors=json.loads(errors),
+        logs=events,
+        progress=progress,
+        progress_message=progress_message,
+        crashes=crashes,
+    )
+
+
+class SqliteQueue(TaskQueue):
+    """Tasks in a SQLite file at ``path``."""
+
+    def __init__(self, path: Path, task_selection: str = "fifo") -> None:
+        self.path = Path(path)
+        self._claim_sql = sql.CLAIM.format(order=sql.CLAIM_ORDER[task_selection])
+        self._claim_key = claim_order_key(task_selection)
+        self._claim_index = sql.CLAIM_INDEX_OF[task_selection]
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
+        self._db: sqlite3.Connection | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        assert self._db is not None, "queue is not open"
+        return self._db
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            value = work(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return value
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> int:
+        return await self._call(self._open, time.time())
+
+    def _open(self, now: float) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        self.db.executescript(sql.SCHEMA)
+        for name, create in sql.CLAIM_INDEXES.items():
+            self.db.execute(create if name == self._claim_index else f"DROP INDEX IF EXISTS {name}")
+        return self._transaction(lambda db: db.execute(sql.RECOVER_PROCESSING, (now,)).rowcount)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._call(self._close)
+        self._executor.shutdown(wait=True)
+
+    def _close(self) -> None:
+        self.db.close()
+        self._db = None
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        return await self._call(self._transaction, lambda db: self._submit(db, tasks, now))
+
+    @staticmethod
+    def _submit(db: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        answers: list[tuple[str, bool]] = []
+        rows: list[tuple[Any, ...]] = []
+        for task in tasks:
+            if task.idempotency_key is not None:
+                if rows:  # earlier tasks of this batch may hold the key
+                    db.executemany(sql.INSERT_TASK, rows)
+                    rows = []
+                found = db.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (task.idempotency_key,)).fetchone()
+                if found is not None:
+                    answers.append((found[0], False))
+                    continue
+            task_id = str(uuid.uuid4())
+            rows.append(
+                (
+                    task_id,
+                    task.task_type,
+                    task.data_json,
+                    task.priority,
+                    task.max_retries,
+                    now + task.delay,
+                    task.idempotency_key,
+                    now,
+                    now,
+                )
+            )
+            answers.append((task_id, True))
+        if rows:
+            db.executemany(sql.INSERT_TASK, rows)
+        return answers
+
+    async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
+        return await self._call(self._transaction, lambda db: self._claim(db, task_type, limit, now))
+
+    def _claim(self, db: sqlite3.Connection, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
+        rows = db.execute(self._claim_sql, {"task_type": task_type, "limit": limit, "now": now}).fetchall()
+        claimed = [ClaimedTask(*row) for row in rows]
+        # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
+        claimed.sort(key=self._claim_key)
+        return claimed
+
+    async def release(self, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        now = time.time()
+        await self._call(self._transaction, lambda db: db.executemany(sql.RELEASE, [(now, i) for i in task_ids]))
+
+    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+        await self._call(self._transaction, lambda db: self._record(db, transitions, events, now))
+
+    @staticmethod
+    def _record(
+        db: sqlite3.Connection, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+    ) -> None:
+        if events:
+            db.executemany(
+                sql.INSERT_EVENT,
+                [(e.task_id, e.at, json.dumps({**e.message, "at": e.at}, separators=(",", ":"))) for e in events],
+            )
+            progress = [
+                (e.message["progress"], e.message.get("message"), e.task_id)
+                for e in events
+                if e.message.get("event") == "progress"
+            ]
+            if progress:
+                db.executemany(sql.UPDATE_PROGRESS, progress)
+        completed: list[Transition] = []
+        others: list[Transition] = []
+        for t in transitions:
+            (completed if t.status is TaskStatus.COMPLETED and t.error is None and t.seq else others).append(t)
+        if completed:
+            db.executemany(sql.COMPLETE, [(t.result_json, t.metadata_json, now, now, t.seq) for t in completed])
+        if others:
+            db.executemany(
+                sql.APPLY_TRANSITION,
+                [
+                    {
+                        "id": t.task_id,
+                        "status": t.status.value,
+                        "result": t.result_json,
+                        "metadata": t.metadata_json,
+                        "run_at": t.run_at,
+                        "error_text": t.error.error if t.error is not None else None,
+                        "error": t.error.to_json() if t.error is not None else None,
+                        "crashed": int(t.crashed),
+                        "finished_at": now if t.status in FINAL_STATUSES else None,
+                        "now": now,
+                    }
+                    for t in others
+                ],
+            )
+
+    async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:
+        def work(db: sqlite3.Connection) -> TaskStatus | None:
+            row = db.execute(sql.GET_STATUS, (task_id,)).fetchone()
+            if row is None:
+                return None
+            status = TaskStatus(row[0])
+            if status is TaskStatus.PENDING:
+                db.execute(sql.CANCEL, (now, now, task_id))
+            return status
+
+        return await self._call(self._transaction, work)
+
+    async def delete(self, task_id: str) -> TaskStatus | None:
+        def work(db: sqlite3.Connection) -> TaskStatus | None:
+            row = db.execute(sql.GET_STATUS, (task_id,)).fetchone()
+            if row is None:
+                return None
+            db.execute(sql.DELETE_TASK, (task_id,))
+            db.execute(sql.DELETE_EVENTS, (task_id,))
+            return TaskStatus(row[0])
+
+        return await self._call(self._transaction, work)
+
+    async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
+        def work(db: sqlite3.Connection) -> TaskStatus | None:
+            row = db.execute(sql.GET_STATUS, (task_id,)).fetchone()
+            if row is None:
+                return None
+            status = TaskStatus(row[0])
+            if status in REDRIVABLE_STATUSES:
+                db.execute(sql.REDRIVE, (now, now, task_id))
+            return status
+
+        return await self._call(self._transaction, work)
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        return await self._call(self._get, task_id)
+
+    def _get(self, task_id: str) -> TaskRecord | None:
+        row = self.db.execute(sql.GET_TASK, (task_id,)).fetchone()
+        if row is None:
+            return None
+        events = [json.loads(body) for (body,) in self.db.execute(sql.GET_EVENTS, (task_id,))]
+        return row_to_record(row, events)
+
+    async def list(
+        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+    ) -> TaskPage:
+        return await self._call(self._list, status, task_type, limit, cursor)
+
+    def _list(self, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None) -> TaskPage:
+        query = sql.list_tasks(status=status is not None, task_type=task_type is not None, cursor=cursor is not None)
+        params = {
+            "status": status.value if status else None,
+            "task_type": task_type,
+            "cursor": int(cursor) if cursor is not None else None,
+            "limit": limit + 1,
+        }
+        rows = self.db.execute(query, params).fetchall()
+        records = [row_to_record(row, []) for row in rows[:limit]]
+        next_cursor = str(records[-1].seq) if len(rows) > limit and records else None
+        return TaskPage(records, next_cursor)
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self._call(lambda: self.db.execute(sql.COUNT_BY_STATUS).fetchall())
+        counts = {status.value: 0 for status in TaskStatus}
+        counts.update(dict(rows))
+        return counts

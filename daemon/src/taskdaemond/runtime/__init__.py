@@ -1,0 +1,26 @@
+"""How one handler instance is started, fed and stopped: local process or container."""
+
+from taskdaemond.runtime.instance import HandlerInstance, launch_spec
+from taskdaemond.runtime.outcomes import (
+    Aborted,
+    Crashed,
+    HandlerFailed,
+    Outcome,
+    ProtocolViolation,
+    Succeeded,
+    TimedOut,
+)
+from taskdaemond.runtime.spec import LaunchSpec
+
+__all__ = [
+    "Aborted",
+    "Crashed",
+    "HandlerFailed",
+    "HandlerInstance",
+    "LaunchSpec",
+    "Outcome",
+    "ProtocolViolation",
+    "Succeeded",
+    "TimedOut",
+    "launch_spec",
+]

@@ -1,0 +1,16 @@
+"""What it takes to start one handler instance, whatever the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """argv to start an instance; ``cleanup_argv`` runs after it stopped (containers)."""
+
+    name: str
+    argv: list[str]
+    cwd: str | None = None
+    env: dict[str, str] | None = None
+    cleanup_argv: list[str] | None = None

@@ -1,0 +1,25 @@
+"""Task statuses: the values stored in the queue and shown by the API."""
+
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    """The life of a task; each value is the wire and database string."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        """True when nothing will happen to the task unless someone redrives it."""
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED})
+
+#: Statuses from which POST /api/tasks/{id}/redrive starts a task again.
+REDRIVABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.INTERRUPTED})

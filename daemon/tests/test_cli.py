@@ -1,0 +1,148 @@
+"""The ``taskdaemond`` command, run as users run it (a subprocess), against a real daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, Daemon, handler_table, write_config
+
+
+def taskdaemond(
+    *args: str, url: str | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DAEMON_")}
+    full_env.update(env or {})
+    if url:
+        full_env["TASKDAEMON_URL"] = url
+    return subprocess.run(
+        [PYTHON, "-m", "taskdaemond", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=full_env,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    tmp = tmp_path_factory.mktemp("cli")
+    config = write_config(tmp / "handlers.toml", {"echo": handler_table("behave")}, {"db_path": str(tmp / "queue.db")})
+    instance = Daemon(config, tmp / "daemon.log").start()
+    yield instance
+    instance.stop()
+
+
+def test_help_is_there_for_every_command() -> None:
+    for command in ("serve", "submit", "status", "tasks", "cancel", "redrive", "call", "check"):
+        result = taskdaemond(command, "--help")
+        assert result.returncode == 0 and "usage: taskdaemond" in result.stdout, command
+    top = taskdaemond("--help")
+    assert "Exit codes" in top.stdout
+
+
+def test_check_accepts_a_valid_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "handlers.toml", {"echo": handler_table("behave", instances=3)})
+    result = taskdaemond("check", str(path))
+    assert result.returncode == 0
+    assert f"{path}: OK" in result.stdout and "echo" in result.stdout
+    as_json = json.loads(taskdaemond("check", str(path), "--json").stdout)
+    assert as_json == {"ok": True, "file": str(path), "handlers": ["echo"]}
+
+
+def test_check_reports_a_typo_with_exit_2_file_key_and_did_you_mean(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "handlers.toml", {"echo": handler_table("behave", timout=3)})
+    result = taskdaemond("check", str(path))
+    assert result.returncode == 2
+    assert f"{path}: handlers.echo: unknown key 'timout' (did you mean 'timeout'?)" in result.stderr
+
+
+def test_check_finds_the_file_through_handler_config(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "custom.toml", {"echo": handler_table("behave")})
+    assert taskdaemond("check", env={"HANDLER_CONFIG": str(path)}).returncode == 0
+
+
+def test_call_runs_one_task_through_a_handler_without_a_server(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "handlers.toml", {"echo": handler_table("behave")})
+    result = taskdaemond("call", "echo", '{"echo": 42, "events": true}', "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "log [info] starting" in result.stdout and "progress 50% half way" in result.stdout
+    assert 'success: {"echo": 42, "attempt": 0}' in result.stdout
+    as_json = json.loads(taskdaemond("call", "echo", '{"echo": 1}', "--config", str(path), "--json").stdout)
+    assert as_json["outcome"]["result"] == {"echo": 1, "attempt": 0}
+
+
+def test_call_with_an_error_result_exits_1(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "handlers.toml", {"echo": handler_table("behave")})
+    result = taskdaemond("call", "echo", '{"raise": "broken"}', "--config", str(path))
+    assert result.returncode == 1
+    assert "error" in result.stdout and "ValueError" in result.stdout
+
+
+def test_call_refuses_data_that_is_not_an_object(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "handlers.toml", {"echo": handler_table("behave")})
+    result = taskdaemond("call", "echo", "[1]", "--config", str(path))
+    assert result.returncode == 2 and "must be a JSON object" in result.stderr
+
+
+def test_submit_prints_the_task_id_and_status_shows_it(daemon: Daemon) -> None:
+    submitted = taskdaemond("submit", "echo", '{"echo": "a"}', url=daemon.url)
+    assert submitted.returncode == 0
+    task_id = submitted.stdout.strip()
+    shown = taskdaemond("status", task_id, "--wait", "30", url=daemon.url)
+    assert shown.returncode == 0 and "completed" in shown.stdout and '"echo": "a"' in shown.stdout
+
+
+def test_submit_wait_json_prints_the_final_task(daemon: Daemon) -> None:
+    result = taskdaemond("submit", "echo", '{"echo": 7}', "--wait", "30", "--json", url=daemon.url)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["result"] == {"echo": 7, "attempt": 0}
+
+
+def test_submit_wait_of_a_failing_task_exits_1(daemon: Daemon) -> None:
+    result = taskdaemond("submit", "echo", '{"fail": "no"}', "--wait", "30", url=daemon.url)
+    assert result.returncode == 1 and "failed" in result.stdout
+
+
+def test_submit_of_an_unknown_type_exits_5_with_the_daemon_message(daemon: Daemon) -> None:
+    result = taskdaemond("submit", "nope", "{}", url=daemon.url)
+    assert result.returncode == 5 and "unknown task type 'nope'" in result.stderr
+
+
+def test_tasks_lists_a_table_and_json(daemon: Daemon) -> None:
+    taskdaemond("submit", "echo", "{}", "--wait", "30", url=daemon.url)
+    table = taskdaemond("tasks", "--type", "echo", url=daemon.url)
+    assert table.returncode == 0 and table.stdout.startswith("ID") and "completed" in table.stdout
+    listing = json.loads(taskdaemond("tasks", "--json", "--limit", "1", url=daemon.url).stdout)
+    assert len(listing["tasks"]) == 1
+
+
+def test_cancel_and_redrive(daemon: Daemon) -> None:
+    task_id = taskdaemond("submit", "echo", "{}", "--delay", "60", url=daemon.url).stdout.strip()
+    cancelled = taskdaemond("cancel", task_id, "--json", url=daemon.url)
+    assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["status"] == "cancelled"
+    failed = json.loads(taskdaemond("submit", "echo", '{"fail": "x"}', "--wait", "30", "--json", url=daemon.url).stdout)
+    redriven = taskdaemond("redrive", failed["id"], "--json", url=daemon.url)
+    assert redriven.returncode == 0 and json.loads(redriven.stdout)["status"] in ("pending", "processing")
+
+
+def test_status_of_a_missing_task_exits_4(daemon: Daemon) -> None:
+    result = taskdaemond("status", "no-such-task", url=daemon.url)
+    assert result.returncode == 4 and "not found" in result.stderr
+
+
+def test_unreachable_daemon_exits_3() -> None:
+    result = taskdaemond("tasks", url="http://127.0.0.1:9")
+    assert result.returncode == 3 and "cannot reach the daemon" in result.stderr
+
+
+def test_bad_task_data_exits_2() -> None:
+    result = taskdaemond("submit", "echo", "{nope", url="http://127.0.0.1:9")
+    assert result.returncode == 2 and "not valid JSON" in result.stderr

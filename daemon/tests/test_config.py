@@ -1,0 +1,213 @@
+"""handlers.toml and the environment: defaults, overrides, and errors that say what is wrong."""
+
+from pathlib import Path
+
+import pytest
+
+from taskdaemond.config import check_runnable, find_config_path, load_config
+from taskdaemond.errors import ConfigError
+
+MINIMAL = """
+[handlers.echo]
+command = ["python", "-u", "handler.py"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "handlers.toml"
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path, env: dict[str, str] | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env or {})
+    return caught.value
+
+
+def test_taskdaemon_defaults_apply_to_a_minimal_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), {})
+    echo = config.handlers["echo"]
+    assert (echo.instances, echo.timeout, echo.handler_selection) == (2, 30.0, "round-robin")
+    assert (echo.retries, echo.requeue_on_interrupt, echo.max_tasks_per_instance) == (3, True, None)
+    assert echo.cwd == tmp_path  # a command runs beside its configuration file
+    daemon = config.daemon
+    assert (daemon.host, daemon.port, daemon.queue, daemon.task_selection) == ("127.0.0.1", 8080, "sqlite", "fifo")
+    assert daemon.db_path == tmp_path / "taskdaemon.db"
+    assert (daemon.batch_size, daemon.max_body_size, daemon.token) == (64, 64 * 1024 * 1024, None)
+
+
+def test_every_handler_key_of_the_schema_is_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[daemon]
+max_retries = 7
+task_timeout = 12
+
+[handlers.resize]
+command = ["python", "handler.py"]
+cwd = "sub"
+instances = 4
+timeout = 5.5
+handler_selection = "random"
+env = { MODE = "fast" }
+retries = 1
+backoff = { initial = 0.5, multiplier = 3, max = 9, jitter = 0 }
+requeue_on_interrupt = false
+max_tasks_per_instance = 100
+
+[handlers.inherit]
+command = ["x"]
+backoff = 2
+""",
+    )
+    config = load_config(path, {})
+    resize = config.handlers["resize"]
+    assert resize.cwd == tmp_path / "sub"
+    assert (resize.instances, resize.timeout, resize.handler_selection) == (4, 5.5, "random")
+    assert resize.env == {"MODE": "fast"}
+    assert (resize.retries, resize.requeue_on_interrupt, resize.max_tasks_per_instance) == (1, False, 100)
+    assert (resize.backoff.initial, resize.backoff.multiplier, resize.backoff.maximum, resize.backoff.jitter) == (
+        0.5,
+        3.0,
+        9.0,
+        0.0,
+    )
+    inherit = config.handlers["inherit"]
+    assert (inherit.retries, inherit.timeout, inherit.backoff.initial) == (7, 12.0, 2.0)
+
+
+def test_container_handler_reads_image_engine_memory_and_network(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[handlers.img]
+image = "resize:latest"
+engine = "docker"
+memory_limit = "64m"
+network = "none"
+""",
+    )
+    img = load_config(path, {}).handlers["img"]
+    assert (img.image, img.engine, img.memory_limit, img.network, img.command) == (
+        "resize:latest",
+        "docker",
+        "64m",
+        "none",
+        None,
+    )
+
+
+def test_environment_overrides_the_daemon_table(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + '\n[daemon]\nport = 9000\nqueue = "sqlite"\n')
+    env = {
+        "DAEMON_HOST": "0.0.0.0",
+        "DAEMON_PORT": "9100",
+        "DAEMON_DB_PATH": "/tmp/x.db",
+        "DAEMON_QUEUE_TYPE": "memory",
+        "DAEMON_TASK_SELECTION": "priority",
+        "DAEMON_TASK_TIMEOUT": "4",
+        "DAEMON_MAX_RETRIES": "9",
+        "DAEMON_WORKERS": "3",
+        "DAEMON_BATCH_SIZE": "16",
+        "DAEMON_LOG_LEVEL": "DEBUG",
+        "DAEMON_TOKEN": "s3cret",
+    }
+    config = load_config(path, env)
+    daemon = config.daemon
+    assert (daemon.host, daemon.port, str(daemon.db_path), daemon.queue) == ("0.0.0.0", 9100, "/tmp/x.db", "memory")
+    assert (daemon.task_selection, daemon.task_timeout, daemon.max_retries) == ("priority", 4.0, 9)
+    assert (daemon.workers, daemon.batch_size, daemon.log_level, daemon.token) == (3, 16, "debug", "s3cret")
+    assert config.handlers["echo"].timeout == 4.0
+    assert config.handlers["echo"].retries == 9
+
+
+def test_hybrid_queue_type_runs_on_sqlite(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL), {"DAEMON_QUEUE_TYPE": "hybrid"}).daemon.queue == "sqlite"
+
+
+def test_config_path_comes_from_the_option_then_handler_config_then_the_cwd() -> None:
+    assert find_config_path("a.toml", {"HANDLER_CONFIG": "b.toml"}) == Path("a.toml")
+    assert find_config_path(None, {"HANDLER_CONFIG": "b.toml"}) == Path("b.toml")
+    assert find_config_path(None, {}) == Path("handlers.toml")
+
+
+def test_typo_in_a_handler_key_names_the_file_the_key_and_the_likely_word(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "instnces = 3\n")
+    error = error_of(path)
+    assert error.source == str(path)
+    assert error.key == "handlers.echo"
+    assert "unknown key 'instnces'" in str(error)
+    assert "did you mean 'instances'?" in str(error)
+    assert error.exit_code == 2
+
+
+def test_typo_in_the_daemon_table_gets_did_you_mean(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL + "[daemon]\nprot = 1\n"))
+    assert "did you mean 'port'?" in str(error)
+
+
+def test_misspelt_selection_value_lists_the_allowed_ones(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL + 'handler_selection = "round-robbin"\n'))
+    assert error.key == "handlers.echo.handler_selection"
+    assert "did you mean 'round-robin'?" in str(error)
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL + 'instances = "two"\n'))
+    assert error.key == "handlers.echo.instances"
+    assert "'two' is not of type 'integer'" in str(error)
+
+
+def test_handler_with_both_image_and_command_is_refused(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL + 'image = "x"\n'))
+    assert "both 'image' and 'command'" in str(error)
+
+
+def test_handler_with_neither_image_nor_command_is_refused(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, "[handlers.echo]\ninstances = 1\n"))
+    assert "needs 'image'" in str(error)
+
+
+def test_file_without_handlers_is_refused(tmp_path: Path) -> None:
+    assert "no handlers" in str(error_of(write(tmp_path, "[daemon]\nport = 1\n")))
+
+
+def test_bad_toml_syntax_is_reported_with_its_line(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, "[handlers.echo\n"))
+    assert "not valid TOML" in str(error)
+    assert "line 1" in str(error)
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    assert "file not found" in str(error_of(tmp_path / "nope.toml"))
+
+
+def test_bad_environment_number_names_the_variable(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL), {"DAEMON_PORT": "eighty"})
+    assert error.source == "DAEMON_PORT"
+    assert "must be an integer" in str(error)
+
+
+def test_out_of_range_environment_value_names_the_variable(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL), {"DAEMON_PORT": "70000"})
+    assert error.source == "DAEMON_PORT"
+    assert error.key == "daemon.port"
+
+
+def test_postgres_queue_is_refused_until_it_exists(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL), {"DAEMON_QUEUE_TYPE": "postgres"})
+    assert "not available in this version" in str(error)
+
+
+def test_image_handler_without_any_engine_installed_cannot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no podman, no docker
+    config = load_config(write(tmp_path, '[handlers.img]\nimage = "x:1"\n'), {})
+    assert config.handlers["img"].engine is None
+    with pytest.raises(ConfigError, match="neither podman nor docker is installed"):
+        check_runnable(config)
+
+
+def test_image_handler_with_an_engine_is_runnable(tmp_path: Path) -> None:
+    check_runnable(load_config(write(tmp_path, '[handlers.img]\nimage = "x:1"\nengine = "podman"\n'), {}))
