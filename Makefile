@@ -50,7 +50,7 @@ test-typescript:
 	cd sdks/typescript && npm run --silent typecheck && npm test --silent
 
 test-daemon:
-	cd daemon && $(BIN)/pytest -q
+	cd daemon && $(BIN)/pytest -q -m "not containers"
 	cd daemon && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 test-conformance:

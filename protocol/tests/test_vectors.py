@@ -58,10 +58,12 @@ def test_line_expectation_agrees_with_the_task_schema(test: dict[str, Any]) -> N
 
 
 def _is_json_text(raw: bytes) -> bool:
-    """Whether `raw` is UTF-8 text holding exactly one strict JSON value (no NaN or Infinity)."""
+    """Whether `raw` is UTF-8 text holding one strict JSON value (no NaN, no Infinity, no string
+    with a lone surrogate: re-encoding such a string as UTF-8 fails)."""
     try:
-        json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+        value = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except ValueError:  # Unicode{De,En}codeError and JSONDecodeError are all ValueErrors
         return False
     return True
 

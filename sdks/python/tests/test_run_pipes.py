@@ -115,9 +115,9 @@ MALFORMED: list[tuple[bytes, str, str | None, str]] = [
     ),
     (
         b'{"task_id":"\\ud800","task_type":"x","task_data":{},"attempt":0}',
-        "InvalidTask",
+        "InvalidJSON",
         None,
-        "lone surrogate",
+        "lone surrogate \\ud800",
     ),
     (b'{"task_id":"t1","task_data":{},"attempt":0}', "InvalidTask", "t1", "task_type is missing"),
     (

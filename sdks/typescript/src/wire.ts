@@ -66,6 +66,28 @@ function isBlank(line: Uint8Array): boolean {
   return true;
 }
 
+// A \u escape of a surrogate code unit: only then can a decoded string hold a lone surrogate.
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+// With the u flag a paired surrogate is one code point, so this matches unpaired ones only.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** The first unpaired surrogate in any string (key or value) of a parsed value, or undefined. */
+function loneSurrogate(value: unknown): number | undefined {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === "string") {
+      const found = LONE_SURROGATE.exec(item);
+      if (found !== null) return found[0].charCodeAt(0);
+    } else if (Array.isArray(item)) {
+      stack.push(...item);
+    } else if (item !== null && typeof item === "object") {
+      for (const [key, inner] of Object.entries(item)) stack.push(key, inner);
+    }
+  }
+  return undefined;
+}
+
 /** Read one input line (without its LF) as a task, as a blank line, or as the reason it is not a task. */
 export function parseLine(bytes: Uint8Array): ParsedLine {
   const line = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.subarray(0, -1) : bytes;
@@ -84,6 +106,14 @@ export function parseLine(bytes: Uint8Array): ParsedLine {
   } catch (err) {
     const reason = err instanceof globalThis.Error ? err.message : String(err);
     return { kind: "invalid", errorType: "InvalidJSON", message: `line is not valid JSON: ${shorten(reason)}` };
+  }
+
+  if (SURROGATE_ESCAPE.test(text)) {
+    const surrogate = loneSurrogate(value);
+    if (surrogate !== undefined) {
+      const escape = `\\u${surrogate.toString(16).padStart(4, "0")}`;
+      return { kind: "invalid", errorType: "InvalidJSON", message: `line is not valid JSON: a string holds the lone surrogate ${escape}, which is not Unicode text` };
+    }
   }
 
   if (!isObject(value)) {
@@ -155,6 +185,47 @@ function childPath(parent: string, holder: unknown, key: string): string {
   return IDENTIFIER.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
 }
 
+/** Any surrogate code unit, paired or not: a string without one cannot hold a lone surrogate. */
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Deepest nesting the fast path walks; deeper values (and circular ones) take the checked path. */
+const PLAIN_DEPTH = 1000;
+
+/**
+ * Whether JSON.stringify writes `value` exactly as it is: null, booleans, finite numbers, strings with no
+ * surrogate, arrays and plain objects (no class, no toJSON) of such values. Anything else, or anything
+ * nested deeper than PLAIN_DEPTH, answers false, and `encode()` then checks it value by value.
+ */
+function isPlain(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return !ANY_SURROGATE.test(value);
+    case "number":
+      return Number.isFinite(value);
+    case "boolean":
+      return true;
+    case "object": {
+      if (value === null) return true;
+      if (depth >= PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+        for (let i = 0; i < value.length; i += 1) {
+          if (!isPlain(value[i], depth + 1)) return false;
+        }
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key of Object.keys(value)) {
+        if (ANY_SURROGATE.test(key) || !isPlain((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false; // undefined, bigint, function, symbol: the checked path decides
+  }
+}
+
 /**
  * Encode a message as one line of compact JSON, refusing what JSON cannot carry instead of letting
  * JSON.stringify change it silently: NaN and Infinity (it writes null), BigInt, functions and symbols
@@ -163,6 +234,9 @@ function childPath(parent: string, holder: unknown, key: string): string {
  * @throws UnserialisableError naming the first offending value by its path, e.g. `result.values[2] is NaN`.
  */
 export function encode(message: object): string {
+  // The fast path, taken for every everyday result: a value made only of JSON's own types needs no
+  // replacer (which costs a call per value, and made encoding the SDK's largest per-task cost).
+  if (isPlain(message, 0)) return JSON.stringify(message);
   const paths = new WeakMap<object, string>();
   paths.set(message, "");
   function check(this: unknown, key: string, value: unknown): unknown {

@@ -40,13 +40,13 @@ describe("the npm package", () => {
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
   });
 
-  test("holds the two builds, their types and the README, and nothing else", () => {
+  test("holds the two builds, their types, the README and the LICENSE, and nothing else", () => {
     const files = packed.files.map((file) => file.path).sort();
-    for (const needed of ["package.json", "README.md", "dist/index.mjs", "dist/index.d.mts", "dist/testing.mjs", "dist/testing.d.mts",
+    for (const needed of ["package.json", "README.md", "LICENSE", "dist/index.mjs", "dist/index.d.mts", "dist/testing.mjs", "dist/testing.d.mts",
       "lib/index.cjs", "lib/index.d.cts", "lib/testing.cjs", "lib/testing.d.cts"]) {
       assert.ok(files.includes(needed), `${needed} is missing from ${files.join(", ")}`);
     }
-    const strays = files.filter((path) => !/^(dist\/.*\.(mjs|d\.mts)|lib\/.*\.(cjs|d\.cts)|package\.json|README\.md)$/.test(path));
+    const strays = files.filter((path) => !/^(dist\/.*\.(mjs|d\.mts)|lib\/.*\.(cjs|d\.cts)|package\.json|README\.md|LICENSE)$/.test(path));
     assert.deepEqual(strays, []);
   });
 

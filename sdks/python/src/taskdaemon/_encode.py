@@ -15,13 +15,16 @@ from taskdaemon._results import Error, Success
 UNSERIALISABLE = "UnserialisableResult"
 
 
+# One encoder for every line: json.dumps() with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def dumps_line(message: dict[str, Any]) -> bytes:
     """Encode one message as a protocol line; raise if JSON or UTF-8 cannot carry it.
 
     allow_nan=False refuses NaN and infinities; the strict UTF-8 encode refuses lone surrogates.
     """
-    text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.encode("utf-8") + b"\n"
+    return _ENCODER.encode(message).encode("utf-8") + b"\n"
 
 
 def _describe(exc: BaseException) -> str:

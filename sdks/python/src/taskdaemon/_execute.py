@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from taskdaemon._encode import encode_event, encode_result
+from taskdaemon._task import checked_task
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -66,7 +67,9 @@ def execute(
 ) -> Executed:
     """Call the handler on `task`, sending its events to `write_event`; return the result line."""
     gate = _EventGate(write_event, task.task_id)
-    answer = dispatcher.answer(replace(task, _emit=gate.emit), run_awaitable)
+    # The task's fields were checked when it was built: bind the events without checking again.
+    bound = checked_task(task.task_id, task.task_type, task.task_data, task.attempt, gate.emit)
+    answer = dispatcher.answer(bound, run_awaitable)
     gate.close()
     line, carried = encode_result(answer.result, task.task_id)
     return Executed(line, carried, answer.stop)

@@ -6,6 +6,7 @@ Protocol sections 2 (framing), 3 (the task message) and 8 (malformed task lines)
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
@@ -14,6 +15,7 @@ from taskdaemon._task import (
     Problem,
     Task,
     attempt_problem,
+    checked_task,
     json_type_name,
     task_data_problem,
     task_id_problem,
@@ -36,11 +38,19 @@ ParsedLine = Union[Task, Malformed, None]
 
 _UNSET = object()
 
+#: A \\u escape of a surrogate code unit: only then can a decoded string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def _reject_constant(name: str) -> Any:
     # json accepts NaN, Infinity and -Infinity by default; they are not JSON (RFC 8259).
     msg = f"{name} is not valid JSON"
     raise ValueError(msg)
+
+
+# One decoder for every line: json.loads() with a parse_constant builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _malformed(error_type: str, message: str, task_id: str | None = None) -> Malformed:
@@ -73,12 +83,40 @@ def parse_line(raw: bytes) -> ParsedLine:
             f"line is not valid UTF-8: {exc.reason} at byte {exc.start}",
         )
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except RecursionError:
         return _malformed("InvalidJSON", "line is not valid JSON: nested too deeply")
     except ValueError as exc:  # json.JSONDecodeError is a ValueError, so are huge integers
         return _malformed("InvalidJSON", f"line is not valid JSON: {exc}")
+    if _SURROGATE_ESCAPE.search(text):
+        surrogate = _lone_surrogate(value)
+        if surrogate is not None:
+            return _malformed(
+                "InvalidJSON",
+                f"line is not valid JSON: a string holds the lone surrogate \\u{surrogate:04x}, "
+                "which is not Unicode text",
+            )
     return task_from_value(value)
+
+
+def _lone_surrogate(value: object) -> int | None:
+    """Find the first unpaired surrogate in any string (key or value) of a decoded value.
+
+    json.loads turns a valid escaped pair into one character, so a surrogate left is a lone one.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return ord(found.group())
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def task_from_value(value: object) -> Task | Malformed:
@@ -104,7 +142,7 @@ def task_from_value(value: object) -> Task | Malformed:
     for problem in checks:
         if problem is not None:
             return _malformed("InvalidTask", problem, task_id)
-    return Task(task_id, value["task_type"], value["task_data"], attempt)
+    return checked_task(task_id, value["task_type"], value["task_data"], attempt)
 
 
 def _field_problem(

@@ -25,6 +25,22 @@ class StopReading(BaseException):
     """
 
 
+class _Idle:
+    """The context of `Shutdown.idle()`: a plain class, since the loop enters it once per line
+    and a generator-based context manager costs more than the read itself for small tasks."""
+
+    __slots__ = ("_shutdown",)
+
+    def __init__(self, shutdown: Shutdown) -> None:
+        self._shutdown = shutdown
+
+    def __enter__(self) -> None:
+        self._shutdown._enter_idle()  # noqa: SLF001 - the two classes are one mechanism
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._shutdown._leave_idle()  # noqa: SLF001
+
+
 class Shutdown:
     """Tracks whether a stop was requested and whether the loop is idle."""
 
@@ -32,6 +48,7 @@ class Shutdown:
         """Start with no stop requested and the loop busy."""
         self.requested = False
         self._idle = False
+        self._idle_context = _Idle(self)
 
     def request(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002 - signal API
         """Signal handler: note the request; leave the read at once when idle."""
@@ -39,18 +56,20 @@ class Shutdown:
         if self._idle:
             raise StopReading
 
-    @contextlib.contextmanager
-    def idle(self) -> Iterator[None]:
+    def idle(self) -> _Idle:
         """Mark the time spent waiting for a line; a stop requested before it stops here."""
+        return self._idle_context
+
+    def _enter_idle(self) -> None:
         self._idle = True
-        try:
-            # Checked after marking idle: a signal before this line set `requested`, a signal
-            # after it raises StopReading. Either way none is missed.
-            if self.requested:
-                raise StopReading
-            yield
-        finally:
+        # Checked after marking idle: a signal before this line set `requested`, a signal
+        # after it raises StopReading. Either way none is missed.
+        if self.requested:
             self._idle = False
+            raise StopReading
+
+    def _leave_idle(self) -> None:
+        self._idle = False
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:

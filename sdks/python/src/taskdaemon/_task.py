@@ -140,3 +140,25 @@ class Task:
     def _send(self, event: dict[str, Any]) -> None:
         if self._emit is not None:
             self._emit(event)
+
+
+def checked_task(
+    task_id: str,
+    task_type: str,
+    task_data: dict[str, Any],
+    attempt: int,
+    emit: EventSink | None = None,
+) -> Task:
+    """Build a Task from fields that were already checked, without checking them again.
+
+    The per-task path of `run()` checks each field once, while parsing; the checks of `Task()`
+    and `dataclasses.replace()` would run them two more times per task.
+    """
+    task = object.__new__(Task)
+    setattr_ = object.__setattr__
+    setattr_(task, "task_id", task_id)
+    setattr_(task, "task_type", task_type)
+    setattr_(task, "task_data", task_data)
+    setattr_(task, "attempt", attempt)
+    setattr_(task, "_emit", emit)
+    return task

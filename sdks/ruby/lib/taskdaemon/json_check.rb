@@ -14,7 +14,30 @@ module TaskDaemon
     # @param field [String] the message field value belongs to
     # @raise [UnserialisableError] naming the path to the value at fault, e.g. result["items"][3]
     def check(value, field)
-      Walk.new(field).check(value)
+      Walk.new(field).check(value) unless plain?(value, 0)
+    end
+
+    # The fast path, taken for every result: true when value is made only of nil, true, false,
+    # Integers, finite Floats, valid UTF-8 Strings, Arrays and Hashes with String keys, no deeper
+    # than MAX_NESTING (so a circular structure is never plain). Anything else takes the Walk,
+    # which names the path to what is wrong (or accepts Symbols and other encodings).
+    # @param value [Object]
+    # @param depth [Integer]
+    # @return [Boolean]
+    def plain?(value, depth)
+      case value
+      when nil, true, false, Integer then true
+      when Float then value.finite?
+      when String then value.encoding == Encoding::UTF_8 && value.valid_encoding?
+      when Array
+        depth < MAX_NESTING && value.all? { |item| plain?(item, depth + 1) }
+      when Hash
+        depth < MAX_NESTING && value.all? do |key, item|
+          key.instance_of?(String) && key.encoding == Encoding::UTF_8 && key.valid_encoding? &&
+            plain?(item, depth + 1)
+        end
+      else false
+      end
     end
 
     # One walk over one field's value. The path is a stack of keys and indexes, turned into

@@ -24,6 +24,8 @@ module TaskDaemon
     # A backslash can only occur inside a string (elsewhere the parser fails), so an escape is
     # invalid when an odd run of backslashes is followed by anything but a JSON escape letter.
     INVALID_ESCAPE = %r{(?<!\\)(?:\\\\)*+\\[^"\\/bfnrtu]}
+    # A \u escape of a surrogate code unit: only then can a decoded string hold a lone surrogate.
+    SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
     # A complete JSON string, unrolled so the regexp engine never backtracks.
     JSON_STRING = /"[^"\\]*+(?:\\.[^"\\]*+)*+"/m
 
@@ -33,7 +35,7 @@ module TaskDaemon
     # @return [Array(Object, nil), Array(nil, String)] the decoded value, or what is wrong
     def decode(text)
       value = JSON.parse(text, PARSE_OPTIONS)
-      problem = non_standard_json(text)
+      problem = non_standard_json(text) || lone_surrogate_problem(text, value)
       problem ? [nil, problem] : [value, nil]
     rescue JSON::ParserError => e # JSON::NestingError included
       [nil, Wire.shorten(e.message)]
@@ -55,6 +57,31 @@ module TaskDaemon
       return "invalid escape in a string" if INVALID_ESCAPE.match?(text)
       return "comments are not JSON" if comment_outside_strings?(text)
 
+      nil
+    end
+
+    # The parser refuses a lone high surrogate but turns a lone low one into a string that is not
+    # valid UTF-8; such a string is not Unicode text (protocol section 2).
+    # @param text [String] the line
+    # @param value [Object] what the parser made of it
+    # @return [String, nil]
+    def lone_surrogate_problem(text, value)
+      return nil unless SURROGATE_ESCAPE.match?(text)
+
+      stack = [value]
+      until stack.empty?
+        item = stack.pop
+        case item
+        when String
+          unless item.valid_encoding?
+            unit = item.b[/\xED[\xA0-\xBF][\x80-\xBF]/n].unpack("C*")
+            code = ((unit[0] & 0x0F) << 12) | ((unit[1] & 0x3F) << 6) | (unit[2] & 0x3F)
+            return format("a string holds the lone surrogate \\u%<code>04x, which is not Unicode text", code: code)
+          end
+        when Hash then stack.concat(item.keys, item.values)
+        when Array then stack.concat(item)
+        end
+      end
       nil
     end
 
