@@ -17,10 +17,9 @@ from taskdaemond.protocol import (
     ResultLine,
     SkippedLine,
     classify_line,
-    plainly_valid_result,
     task_line,
 )
-from taskdaemond.schemas import validator
+from taskdaemond.schemas import fast_validator, validator
 
 VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 
@@ -74,7 +73,7 @@ def test_object_without_status_or_event_is_handler_output() -> None:
 def test_result_missing_its_result_field_is_a_protocol_error() -> None:
     line = classify_line(b'{"status": "success"}\n')
     assert isinstance(line, InvalidResultLine)
-    assert "'result' is a required property" in line.problem
+    assert '"result" is a required property' in line.problem
 
 
 def test_result_with_unknown_status_is_a_protocol_error() -> None:
@@ -134,24 +133,10 @@ RESULT_LIKE = st.dictionaries(
 
 @settings(max_examples=600, deadline=None)
 @given(RESULT_LIKE)
-def test_fast_path_accepts_only_what_the_schema_accepts(message: dict[str, object]) -> None:
-    if plainly_valid_result(message):
-        assert validator(RESULT_SCHEMA).is_valid(message), message
-
-
-def test_fast_path_accepts_the_everyday_shapes() -> None:
-    assert plainly_valid_result({"status": "success", "result": None, "task_id": "t"})
-    assert plainly_valid_result(
-        {
-            "status": "error",
-            "error": "x",
-            "retryable": True,
-            "error_type": "E",
-            "retry_after": 1.5,
-            "traceback": "tb",
-            "metadata": {},
-        }
-    )
+def test_the_hot_path_validator_agrees_with_jsonschema(message: dict[str, object]) -> None:
+    # Two libraries, one schema: a result line is judged the same by jsonschema-rs (used per
+    # line) as by jsonschema (the reference implementation).
+    assert fast_validator(RESULT_SCHEMA).is_valid(message) == validator(RESULT_SCHEMA).is_valid(message), message
 
 
 def load_vectors(name: str) -> list[tuple[str, dict[str, Any]]]:

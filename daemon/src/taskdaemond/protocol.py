@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskdaemond import jsonfast
-from taskdaemond.schemas import validator
+from taskdaemond.schemas import fast_validator
 
 RESULT_SCHEMA = "result.schema.json"
 EVENT_SCHEMA = "event.schema.json"
@@ -67,39 +67,6 @@ def _short(raw: bytes, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
-def plainly_valid_result(message: dict[str, Any]) -> bool:
-    """True when ``message`` is a result of an everyday shape that result.schema.json accepts.
-
-    The schema constrains only these few members, so checking them decides validity; but this
-    answers only "surely valid" or "not sure": every rejection, and every message of another
-    shape, goes to the schema validator, which stays the authority (and names the problem).
-    Why: a profile showed jsonschema at ~60 us per result, a quarter of the daemon's time per
-    no-op task. tests/test_protocol.py checks this agrees with the schema on generated messages.
-    """
-    task_id = message.get("task_id", "-")
-    metadata = message.get("metadata", _EMPTY)
-    if type(task_id) is not str or not task_id or type(metadata) is not dict:
-        return False
-    status = message.get("status")
-    if status == "success":
-        return "result" in message
-    if status != "error" or type(message.get("error")) is not str:
-        return False
-    error_type = message.get("error_type", "-")
-    retry_after = message.get("retry_after", 0)
-    return (
-        type(message.get("retryable", False)) is bool
-        and type(error_type) is str
-        and bool(error_type)
-        and type(retry_after) in (int, float)
-        and retry_after >= 0
-        and type(message.get("traceback", "")) is str
-    )
-
-
-_EMPTY: dict[str, Any] = {}
-
-
 def classify_line(raw: bytes) -> StdoutLine | None:
     """What one stdout line is; None for a blank line (skipped silently)."""
     stripped = raw.strip()
@@ -114,17 +81,17 @@ def classify_line(raw: bytes) -> StdoutLine | None:
     if not isinstance(message, dict):
         return SkippedLine("handler output", _short(raw))
     if "status" in message:
-        result_validator = validator(RESULT_SCHEMA)
-        if plainly_valid_result(message) or result_validator.is_valid(message):
+        result_validator = fast_validator(RESULT_SCHEMA)
+        if result_validator.is_valid(message):
             return ResultLine(message)
-        problems = sorted(result_validator.iter_errors(message), key=lambda e: -len(e.absolute_path))
-        where = ".".join(str(p) for p in problems[0].absolute_path)
+        problems = sorted(result_validator.iter_errors(message), key=lambda e: -len(e.instance_path))
+        where = ".".join(str(p) for p in problems[0].instance_path)
         detail = f"{where}: {problems[0].message}" if where else problems[0].message
         return InvalidResultLine(f"result breaks result.schema.json: {detail}", _short(raw))
     if "event" in message:
         if message["event"] not in KNOWN_EVENTS:
             return SkippedLine(f"unknown event kind {message['event']!r}", _short(raw))
-        event_validator = validator(EVENT_SCHEMA)
+        event_validator = fast_validator(EVENT_SCHEMA)
         if event_validator.is_valid(message):
             return EventLine(message)
         first = next(iter(event_validator.iter_errors(message)))
