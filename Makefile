@@ -20,7 +20,7 @@ help:
 	@echo "make bench   measurements (on demand, not part of make test)"
 
 setup:
-	@scripts/setup.sh python ruby node npm
+	@scripts/setup.sh python ruby node npm postgres
 
 setup-podman:
 	@images/setup-podman.sh

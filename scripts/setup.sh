@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suites need on a fresh Debian machine, idempotently and quickly when already done.
-# Usage: scripts/setup.sh python|ruby|node|npm ...
+# Usage: scripts/setup.sh python|ruby|node|npm|postgres ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,13 @@ node_toolchain() {
     apt_install nodejs npm
 }
 
+postgres_server() {
+    # The daemon's PostgreSQL tests start a throwaway cluster of their own: they need the server's
+    # binaries (initdb, pg_ctl), not a running service.
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return
+    apt_install postgresql
+}
+
 npm_packages() {
     # The TypeScript SDK from its lockfile, built; then the example and conformance handlers, whose
     # only dependency is that SDK (a file: link, so --offline: nothing is fetched).
@@ -64,6 +71,7 @@ for part in "$@"; do
         ruby) ruby_toolchain ;;
         node) node_toolchain ;;
         npm) npm_packages ;;
-        *) echo "setup: unknown part '$part' (python, ruby, node, npm)" >&2; exit 2 ;;
+        postgres) postgres_server ;;
+        *) echo "setup: unknown part '$part' (python, ruby, node, npm, postgres)" >&2; exit 2 ;;
     esac
 done
