@@ -190,3 +190,28 @@ def daemon_factory(tmp_path: Path) -> Iterator[Any]:
     yield start
     for instance in started:
         instance.stop()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the whole run, stopped at the end. It must start:
+    a machine without PostgreSQL fails these tests, saying why, instead of skipping them."""
+    from tests.pgcluster import ClusterError, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except ClusterError as exc:
+        pytest.fail(f"PostgreSQL is required by the postgres queue tests and could not start: {exc}", pytrace=False)
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Any, request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh, empty database of the session's cluster."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40] + "_" + os.urandom(3).hex()
+    url: str = postgres_cluster.create_database(name)
+    return url

@@ -196,9 +196,31 @@ def test_out_of_range_environment_value_names_the_variable(tmp_path: Path) -> No
     assert error.key == "daemon.port"
 
 
-def test_postgres_queue_is_refused_until_it_exists(tmp_path: Path) -> None:
+def test_postgres_queue_needs_a_database_url(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, MINIMAL), {"DAEMON_QUEUE_TYPE": "postgres"})
-    assert "not available in this version" in str(error)
+    assert error.source == "DAEMON_QUEUE_TYPE"
+    assert error.key == "daemon.database_url"
+    assert "needs database_url (or DAEMON_DATABASE_URL)" in error.problem
+
+
+def test_postgres_queue_and_lease_come_from_the_environment(tmp_path: Path) -> None:
+    url = "postgresql://app:secret@db.example:5432/tasks"
+    env = {"DAEMON_QUEUE_TYPE": "postgres", "DAEMON_DATABASE_URL": url, "DAEMON_LEASE_SECONDS": "2.5"}
+    daemon = load_config(write(tmp_path, MINIMAL), env).daemon
+    assert (daemon.queue, daemon.database_url, daemon.lease_seconds) == ("postgres", url, 2.5)
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
+    env = {"DAEMON_QUEUE_TYPE": "postgres", "DAEMON_DATABASE_URL": "mysql://db/tasks"}
+    error = error_of(write(tmp_path, MINIMAL), env)
+    assert error.source == "DAEMON_DATABASE_URL"
+    assert error.key == "daemon.database_url"
+
+
+def test_a_lease_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL), {"DAEMON_LEASE_SECONDS": "soon"})
+    assert error.source == "DAEMON_LEASE_SECONDS"
+    assert "must be a number of seconds" in error.problem
 
 
 def test_image_handler_without_any_engine_installed_cannot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,5 +231,10 @@ def test_image_handler_without_any_engine_installed_cannot_run(tmp_path: Path, m
         check_runnable(config)
 
 
-def test_image_handler_with_an_engine_is_runnable(tmp_path: Path) -> None:
+def test_image_handler_with_an_engine_is_runnable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = tmp_path / "bin" / "podman"  # installed = on PATH (never run here)
+    engine.parent.mkdir()
+    engine.write_text("#!/bin/sh\n")
+    engine.chmod(0o755)
+    monkeypatch.setenv("PATH", str(engine.parent))
     check_runnable(load_config(write(tmp_path, '[handlers.img]\nimage = "x:1"\nengine = "podman"\n'), {}))

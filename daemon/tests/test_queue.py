@@ -1,4 +1,5 @@
-"""The queue interface, run against both implementations; SQLite durability on its own."""
+"""The queue interface, run against every implementation (memory, SQLite, PostgreSQL), so the
+backends cannot drift; SQLite durability on its own."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ T = TypeVar("T")
 QueueFactory = Callable[[str], TaskQueue]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_queue(request: pytest.FixtureRequest, tmp_path: Path) -> QueueFactory:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+
     def make(selection: str = "fifo") -> TaskQueue:
         if request.param == "memory":
             return MemoryQueue(selection)
+        if request.param == "postgres":
+            from taskdaemond.queue.postgres import PostgresQueue
+
+            return PostgresQueue(url, selection)
         return SqliteQueue(tmp_path / "q.db", selection)
 
     return make

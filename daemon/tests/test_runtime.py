@@ -226,7 +226,7 @@ def test_container_instance_is_run_fed_stopped_and_removed(tmp_path: Path) -> No
     assert outcome == Succeeded({"echo": 1, "attempt": 0})
     calls = log.read_text().splitlines()
     assert calls[0].startswith("run -i --rm --name taskdaemon-t-0-d1 --memory 64m -e MODE=x")
-    assert calls[-1] == "rm -f taskdaemon-t-0-d1"
+    assert calls[-1] == "rm --force --time 0 taskdaemon-t-0-d1"
 
 
 def test_answer_that_comes_after_the_timeout_still_counts_as_a_timeout() -> None:

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import httpx
 
 from taskdaemond import __version__, defaults
-from taskdaemond.config import check_runnable, find_config_path, load_config
+from taskdaemond.config import Config, check_runnable, find_config_path, load_config
 from taskdaemond.errors import ConfigError
 
 EXIT_OK = 0
@@ -188,6 +188,14 @@ def wait_for(args: argparse.Namespace, task_id: str, seconds: float) -> dict[str
 # -- commands -----------------------------------------------------------------------------
 
 
+def check_images(config: Config) -> None:
+    """Every image handler's image is there (exit 2 with the build command if not)."""
+    # Imported here: the client commands start faster without the runtime.
+    from taskdaemond.runtime.container import check_images as engine_has_images  # noqa: PLC0415
+
+    engine_has_images(config)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # Imported here: the client commands start faster without the server stack.
     from taskdaemond.server import serve, setup_logging  # noqa: PLC0415
@@ -199,6 +207,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env["DAEMON_PORT"] = str(args.port)
     config = load_config(find_config_path(args.config, env), env)
     check_runnable(config)
+    check_images(config)
     setup_logging(config.daemon.log_level)
     return serve(config)
 
@@ -206,14 +215,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     path = find_config_path(args.file or args.config, os.environ)
     config = load_config(path)
+    # No container engine here is only a warning (the file may be meant for another machine);
+    # an engine that lacks an image is an error (exit 2) naming the command that builds it.
+    try:
+        check_runnable(config)
+    except ConfigError as exc:
+        warning: str | None = f"warning: {exc.key}: {exc.problem}"
+    else:
+        warning = None
+        check_images(config)
     if args.json:
         print_json({"ok": True, "file": str(path), "handlers": sorted(config.handlers)})
         return EXIT_OK
     print(f"{path}: OK")
-    try:
-        check_runnable(config)
-    except ConfigError as exc:
-        print(f"warning: {exc.key}: {exc.problem}")
+    if warning is not None:
+        print(warning)
     rows = []
     for name, handler in config.handlers.items():
         how = " ".join(handler.command) if handler.command else f"{handler.engine} image {handler.image}"
@@ -227,6 +243,7 @@ def cmd_call(args: argparse.Namespace) -> int:
 
     config = load_config(find_config_path(args.config, os.environ))
     check_runnable(config)
+    check_images(config)
     handler = config.handlers.get(args.type)
     if handler is None:
         raise CliExit(EXIT_USAGE, f"unknown task type {args.type!r}; known types: {', '.join(config.handlers)}")

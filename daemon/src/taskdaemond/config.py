@@ -12,7 +12,7 @@ import os
 import shutil
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,10 @@ DEFAULT_CONFIG_FILE = "handlers.toml"
 
 #: Queue backends this version runs. "hybrid" is TaskDaemon's memory-plus-disk queue: the
 #: SQLite queue is that already (hot rows stay in SQLite's page cache), so it maps to it.
-AVAILABLE_QUEUES = {"sqlite": "sqlite", "hybrid": "sqlite", "memory": "memory"}
+AVAILABLE_QUEUES = {"sqlite": "sqlite", "hybrid": "sqlite", "memory": "memory", "postgres": "postgres"}
+#: Seconds a PostgreSQL claim holds a task unless renewed (renewed every quarter of it). Set
+#: by the environment only: the configuration schema has no key for it yet.
+LEASE_ENV = "DAEMON_LEASE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class DaemonSettings:
     token: str | None = None
     max_body_size: int = defaults.DEFAULT_MAX_BODY_SIZE
     shutdown_grace: float = defaults.DEFAULT_SHUTDOWN_GRACE
+    database_url: str | None = None
+    lease_seconds: float = defaults.DEFAULT_LEASE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -139,21 +144,40 @@ def parse_config(
     env_keys = _apply_env(raw, env)
     _validate(raw, source, env_keys)
     daemon = _daemon_settings(raw.get("daemon", {}), base_dir, env_keys, source)
+    if env.get(LEASE_ENV):
+        daemon = replace(daemon, lease_seconds=_lease_seconds(env[LEASE_ENV]))
     handlers = {
         task_type: _handler_config(task_type, table, daemon, base_dir) for task_type, table in raw["handlers"].items()
     }
     return Config(path=path, daemon=daemon, handlers=handlers)
 
 
+#: What to do when no container engine is installed (Debian's package; this repository's script).
+INSTALL_ENGINE_HINT = (
+    "install podman (Debian: `apt-get install podman runc`; in this repository: `make setup-podman`) "
+    "or docker, or run the handler as a local process with `command`"
+)
+
+
 def check_runnable(config: Config) -> None:
-    """Raise ConfigError for what the schema cannot know: an image handler with no container
-    engine installed. Separate from loading, so `check` can validate on any machine."""
+    """Raise ConfigError for what the schema cannot know: an image handler whose container
+    engine is not installed. Separate from loading, so `check` can validate on any machine."""
     for handler in config.handlers.values():
-        if handler.image is not None and handler.engine is None:
+        if handler.image is None:
+            continue
+        if handler.engine is None:
             raise ConfigError(
                 str(config.path or "configuration"),
                 f"handlers.{handler.task_type}.engine",
-                "neither podman nor docker is installed; install one or set engine",
+                f"neither podman nor docker is installed (not on PATH); {INSTALL_ENGINE_HINT}",
+            )
+        if shutil.which(handler.engine) is None:
+            others = [engine for engine in ("podman", "docker") if engine != handler.engine and shutil.which(engine)]
+            instead = f'set engine = "{others[0]}" (installed)' if others else INSTALL_ENGINE_HINT
+            raise ConfigError(
+                str(config.path or "configuration"),
+                f"handlers.{handler.task_type}.engine",
+                f"the container engine {handler.engine!r} is not installed (not on PATH); install it, or {instead}",
             )
 
 
@@ -258,7 +282,30 @@ def _daemon_settings(
         token=table.get("token"),
         max_body_size=table.get("max_body_size", defaults.DEFAULT_MAX_BODY_SIZE),
         shutdown_grace=float(table.get("shutdown_grace", defaults.DEFAULT_SHUTDOWN_GRACE)),
+        database_url=_database_url(table, queue, env_keys, source),
     )
+
+
+def _database_url(table: Mapping[str, Any], queue: str, env_keys: Mapping[str, str], source: str) -> str | None:
+    """database_url, required by (and only by) the postgres queue."""
+    url = table.get("database_url")
+    if queue == "postgres" and not url:
+        raise ConfigError(
+            env_keys.get("queue", source),
+            "daemon.database_url",
+            'queue "postgres" needs database_url (or DAEMON_DATABASE_URL), e.g. postgresql://user:password@host/dbname',
+        )
+    return str(url) if url else None
+
+
+def _lease_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(LEASE_ENV, None, f"must be a number of seconds, got {value!r}") from None
+    if not 0.2 <= seconds <= 86400:
+        raise ConfigError(LEASE_ENV, None, f"must be between 0.2 and 86400 seconds, got {value!r}")
+    return seconds
 
 
 def _backoff(value: Any) -> BackoffPolicy:

@@ -22,6 +22,9 @@ DEFAULT_LOG_LEVEL = "info"
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 #: Seconds tasks in flight may take to finish at shutdown.
 DEFAULT_SHUTDOWN_GRACE = 10.0
+#: Seconds a claim on the shared PostgreSQL queue holds a task unless its daemon renews it
+#: (every quarter of it); another daemon reclaims the task once it lapses.
+DEFAULT_LEASE_SECONDS = 30.0
 
 #: Warm instances per task type (TaskDaemon's default).
 DEFAULT_INSTANCES = 2

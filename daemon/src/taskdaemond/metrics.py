@@ -52,6 +52,14 @@ class DaemonMetrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self.leases_expired = Counter(
+            "leases_expired",
+            "Tasks this daemon reclaimed from another (shared queue): their lease lapsed, so they run again.",
+            registry=r,
+        )
+        self.daemon_info = Gauge(
+            "daemon_info", "This daemon: its id and queue backend.", ["daemon_id", "queue"], registry=r
+        )
         self._children: dict[str, TypeMetrics] = {}
 
     def for_type(self, task_type: str) -> TypeMetrics:

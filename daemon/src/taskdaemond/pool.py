@@ -33,6 +33,7 @@ from taskdaemond.runtime import (
     TimedOut,
     launch_spec,
 )
+from taskdaemond.runtime.container import describe_exit
 
 log = logging.getLogger("taskdaemond.pool")
 
@@ -70,6 +71,7 @@ class Slot:
     restarts: int = 0
     tasks_run: int = 0
     last_exit_code: int | None = None
+    last_error: str | None = None  # why the last instance ended or failed to start, stderr included
     next_start_at: float | None = None
 
 
@@ -131,6 +133,7 @@ class HandlerPool:
             await instance.start()
         except OSError as exc:
             log.error("%s: cannot start handler %s: %s", spec.name, spec.argv, exc)
+            slot.last_error = f"cannot start {spec.argv[0]!r}: {exc}"
             slot.consecutive_failures += 1
             slot.state = SlotState.RESTARTING
             slot.mailbox.put_nowait(_RESTART)
@@ -147,10 +150,13 @@ class HandlerPool:
         """Notice an idle instance that exits (e.g. a handler that dies at start)."""
         code = await instance.wait()
         if slot.instance is instance and slot.state is SlotState.IDLE and not self._stopping:
-            log.warning("%s: handler exited with code %s while idle; restarting", instance.name, code)
             slot.last_exit_code = code
             slot.consecutive_failures += 1
-            slot.state = SlotState.RESTARTING
+            slot.state = SlotState.RESTARTING  # before the await below: no task is dispatched to it
+            # A container engine that refused to start the container exits here: its stderr says why.
+            why = describe_exit(code, await instance.stderr_tail(), container=instance.spec.container)
+            log.warning("%s: %s, while idle; restarting", instance.name, why)
+            slot.last_error = why
             slot.mailbox.put_nowait(_RESTART)
 
     def _freed(self) -> None:
@@ -243,6 +249,7 @@ class HandlerPool:
         if isinstance(outcome, Crashed):
             slot.last_exit_code = outcome.exit_code
         if isinstance(outcome, Crashed | TimedOut):
+            slot.last_error = outcome.error
             slot.consecutive_failures += 1
             await self._replace(slot, failed=True)
         elif isinstance(outcome, Aborted) or (isinstance(outcome, ProtocolViolation) and outcome.restart):
@@ -347,11 +354,13 @@ class HandlerPool:
                     "index": s.index,
                     "state": s.state.value,
                     "pid": s.instance.pid if s.instance is not None else None,
+                    "name": s.instance.name if s.instance is not None else None,
                     "task_id": s.task.id if s.task is not None else None,
                     "tasks_run": s.tasks_run,
                     "restarts": s.restarts,
                     "consecutive_failures": s.consecutive_failures,
                     "last_exit_code": s.last_exit_code,
+                    "last_error": s.last_error,
                     "next_start_in": (
                         round(max(0.0, s.next_start_at - time.time()), 3) if s.next_start_at is not None else None
                     ),

@@ -16,9 +16,10 @@ from taskdaemond import defaults, jsonfast
 from taskdaemond.backoff import compute_backoff
 from taskdaemond.config import Config, HandlerConfig
 from taskdaemond.errors import InvalidTaskState, TaskNotFound, UnknownTaskType
+from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.pool import HandlerPool
-from taskdaemond.queue.base import TaskQueue
+from taskdaemond.queue.base import QueueUnavailable, TaskQueue
 from taskdaemond.queue.models import AttemptError, ClaimedTask, NewTask, TaskEvent, TaskRecord, Transition
 from taskdaemond.runtime import (
     Aborted,
@@ -74,19 +75,52 @@ class Scheduler:
         self._dispatchers: list[asyncio.Task[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._stopping = False
+        self._queue_down = False
         self.recovered = 0
+        # A queue shared with other daemons: claims are leases, renewed while held; new tasks
+        # and cancels arriving through other daemons are announced by the queue.
+        queue.bind(self.daemon_id, self.notify, self._cancel_requested)
+        self.leases: LeaseKeeper | None = (
+            LeaseKeeper(queue, self._held_task_ids, self._reclaimed) if queue.shared else None
+        )
 
     # -- start -----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the queue (recovering tasks a stopped daemon left running), start the pools."""
         self.recovered = await self.queue.open()
-        if self.recovered:
+        if self.recovered and self.queue.shared:
+            log.warning("%d tasks held by daemons that stopped renewing their leases run again", self.recovered)
+        elif self.recovered:
             log.warning("%d tasks were running when the daemon last stopped; they run again", self.recovered)
         self.writer.start()
+        if self.leases is not None:
+            log.info("daemon %s on a shared queue: leases of %g s", self.daemon_id, self.queue.lease_seconds)
+            self.leases.start()
         await asyncio.gather(*(pool.start() for pool in self.pools.values()))
         for task_type in self.handlers:
             self._dispatchers.append(asyncio.create_task(self._dispatch(task_type), name=f"dispatch-{task_type}"))
+
+    # -- leases (a queue shared with other daemons) -------------------------------------
+
+    def _held_task_ids(self) -> list[str]:
+        """Tasks this daemon has claimed and not finished: buffered or running."""
+        held = [task.id for buffer in self._buffers.values() for task in buffer]
+        for pool in self.pools.values():
+            held.extend(pool.running_task_ids())
+        return held
+
+    def _reclaimed(self, tasks: list[tuple[str, str]]) -> None:
+        self.metrics.leases_expired.inc(len(tasks))
+        for task_type in {task_type for _, task_type in tasks}:
+            self.notify(task_type)
+
+    def _cancel_requested(self, task_id: str) -> None:
+        """Another daemon cancelled (or deleted) a task this one holds: drop or stop it."""
+        if self._take_from_buffer(task_id) is None:
+            for pool in self.pools.values():
+                pool.abort(task_id, "cancelled")
+        self._resolve(task_id)
 
     def _wake(self, task_type: str) -> None:
         if self.config.daemon.workers is None:
@@ -152,16 +186,30 @@ class Scheduler:
                     self._rate[task_type] = 0.5 * self._rate[task_type] + 0.5 * self._taken[task_type] / elapsed
                 last_claim, self._taken[task_type] = time.monotonic(), 0
                 changed.clear()
+                wanted = limit - len(buffer)
                 try:
-                    claimed = await self.queue.claim(task_type, limit - len(buffer), now)
+                    claimed = await self.queue.claim(task_type, wanted, now)
+                except QueueUnavailable as exc:  # the shared database is down: said once per outage
+                    if not self._queue_down:
+                        log.warning("claiming %s tasks failed; trying again shortly: %s", task_type, exc)
+                    self._queue_down = True
+                    claimed = []
                 except Exception:
                     log.exception("claiming %s tasks failed; trying again shortly", task_type)
                     claimed = []
+                else:
+                    self._queue_down = False
                 if claimed:
                     buffer.extend(claimed)
+                    if len(claimed) < wanted and not changed.is_set():
+                        # A short claim took every due task: the next one comes with a notify
+                        # (a submit, a retry) or the poll, not from claiming again at once for
+                        # nothing (that wasted claim delayed a lone task's result read).
+                        self._due[task_type] = max(self._due[task_type], now + defaults.QUEUE_POLL_INTERVAL)
                     continue
                 self._rate[task_type] = 0.0
-                self._due[task_type] = max(self._due[task_type], now + defaults.QUEUE_POLL_INTERVAL)
+                if not changed.is_set():  # else a submit during the claim brought tasks it did not see
+                    self._due[task_type] = max(self._due[task_type], now + defaults.QUEUE_POLL_INTERVAL)
             if buffer or not pool.idle_count:
                 timeout = defaults.QUEUE_POLL_INTERVAL  # a freed instance or a low buffer wakes us sooner
             else:
@@ -363,7 +411,9 @@ class Scheduler:
             waiting = self._take_from_buffer(task_id)
             if waiting is not None:
                 self.writer.add(Transition(task_id, TaskStatus.CANCELLED))
-            elif not any(pool.abort(task_id, "cancelled") for pool in self.pools.values()):
+            elif not any(pool.abort(task_id, "cancelled") for pool in self.pools.values()) and not (
+                await self.queue.cancel_elsewhere(task_id, time.time())
+            ):
                 raise InvalidTaskState(f"task {task_id} is finishing; try again")
             await self.wait_final(task_id, defaults.HANDLER_TERM_GRACE + defaults.HANDLER_EOF_GRACE)
         elif before.is_final:
@@ -419,7 +469,10 @@ class Scheduler:
         waiting = [task.id for buffer in self._buffers.values() for task in buffer]
         for buffer in self._buffers.values():
             buffer.clear()
-        await self.queue.release(waiting)
+        try:
+            await self.queue.release(waiting)
+        except QueueUnavailable as exc:  # a shared queue: the leases lapse and others take them
+            log.warning("could not return %d unstarted tasks to pending: %s", len(waiting), exc)
         # 3. Tasks in flight may finish within the grace period.
         in_flight = sum(len(pool.running_task_ids()) for pool in self.pools.values())
         deadline = time.monotonic() + grace
@@ -430,6 +483,8 @@ class Scheduler:
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
         # 5. Commit every outcome, then close the queue.
         await self.writer.close()
+        if self.leases is not None:
+            await self.leases.stop()
         await self.queue.close()
         log.info(
             "stopped: %d tasks returned unstarted, %d finished in the grace period, %d interrupted",

@@ -64,8 +64,25 @@ def build_server(config: Config) -> DaemonServer:
     return DaemonServer(uv_config)
 
 
+def database_problem(config: Config) -> str | None:
+    """Why the configured shared database cannot be used, or None (also None for SQLite and
+    memory, which have nothing to reach)."""
+    url = config.daemon.database_url
+    if config.daemon.queue != "postgres" or url is None:
+        return None
+    try:
+        from taskdaemond.queue.postgres import preflight  # noqa: PLC0415 - an optional dependency
+    except ImportError as exc:
+        return f'the postgres queue needs psycopg ({exc}); install it with: pip install "taskdaemond[postgres]"'
+    return preflight(url)
+
+
 def serve(config: Config) -> int:
-    """Run until SIGTERM/SIGINT; the exit status."""
+    """Run until SIGTERM/SIGINT; the exit status (2: the queue's database cannot be used)."""
+    problem = database_problem(config)
+    if problem is not None:
+        print(f"taskdaemond: {problem}", file=sys.stderr)
+        return 2
     server = build_server(config)
     log.info(
         "taskdaemond on http://%s:%d with %s queue, handlers: %s",

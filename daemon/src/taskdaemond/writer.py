@@ -46,10 +46,15 @@ class GroupWriter:
         self._wake.set()
 
     async def _run(self) -> None:
+        last_commit = -GROUP_COMMIT_WINDOW
         while True:
             await self._wake.wait()
-            if not self._closing:
-                await asyncio.sleep(GROUP_COMMIT_WINDOW)
+            # Under load (the previous commit ended less than a window ago) outcomes gather for
+            # the rest of the window; after a quiet spell the first one is committed at once, so a
+            # lone task does not wait out the window.
+            pause = last_commit + GROUP_COMMIT_WINDOW - time.monotonic()
+            if pause > 0 and not self._closing:
+                await asyncio.sleep(pause)
             self._wake.clear()
             if not self._transitions and not self._events:
                 self._idle.set()
@@ -60,6 +65,7 @@ class GroupWriter:
             events, self._events = self._events, []
             try:
                 await self._queue.record(transitions, events, time.time())
+                last_commit = time.monotonic()
             except Exception:
                 # Nothing is lost: the tasks stay "processing" and run again at the next start.
                 log.exception("could not record %d outcomes; they will run again after a restart", len(transitions))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from taskdaemond import __version__, defaults, jsonfast
 from taskdaemond.api.middleware import BearerToken, BodyLimit
 from taskdaemond.api.models import BatchRequest, SubmitRequest
 from taskdaemond.errors import InvalidTaskState, TaskNotFound, UnknownTaskType
+from taskdaemond.queue.base import QueueUnavailable
 from taskdaemond.queue.models import NewTask
 from taskdaemond.scheduler import Scheduler
 from taskdaemond.statuses import TaskStatus
@@ -146,6 +148,10 @@ def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAP
     async def on_not_found(_: Request, exc: TaskNotFound) -> JSONResponse:
         return error(404, str(exc))
 
+    @app.exception_handler(QueueUnavailable)
+    async def on_queue_unavailable(_: Request, exc: QueueUnavailable) -> JSONResponse:
+        return error(503, str(exc))
+
     @app.exception_handler(InvalidTaskState)
     async def on_conflict(_: Request, exc: InvalidTaskState) -> JSONResponse:
         return error(409, str(exc))
@@ -177,14 +183,20 @@ def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAP
         tasks = [new_task(item) for item in body.tasks]
         return {"task_ids": await scheduler.submit(tasks)}
 
-    @app.get("/api/tasks/{task_id}", summary="A task, optionally once it is finished", tags=["tasks"])
+    @app.get(
+        "/api/tasks/{task_id}",
+        summary="A task, optionally once it is finished",
+        tags=["tasks"],
+        response_model=dict[str, Any],
+    )
     async def get_task(
         task_id: str,
         wait: Annotated[float | None, Query(ge=0, le=defaults.MAX_LONG_POLL)] = None,
-    ) -> dict[str, Any]:
-        if wait:
-            return (await scheduler.wait_final(task_id, wait)).to_api()
-        return (await scheduler.get(task_id)).to_api()
+    ) -> Response:
+        record = await (scheduler.wait_final(task_id, wait) if wait else scheduler.get(task_id))
+        # Encoded by orjson straight to bytes: FastAPI's own serialisation of the record (data
+        # and result, up to 64 MiB each) showed in the profile of a large task's round trip.
+        return Response(jsonfast.dumps_bytes(record.to_api()), media_type="application/json")
 
     @app.get("/api/tasks", summary="Tasks, newest first, filtered and paged", tags=["tasks"])
     async def list_tasks(
@@ -213,24 +225,40 @@ def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAP
             return error(404, str(exc))  # type: ignore[return-value]
 
     @app.get("/health", summary="Liveness, queue depth and pool state", tags=["daemon"])
-    async def health() -> dict[str, Any]:
-        counts = await scheduler.queue.counts()
+    async def health() -> Any:
         pools = scheduler.pool_states()
+        about = {
+            "version": __version__,
+            "daemon_id": scheduler.daemon_id,
+            "uptime_seconds": round(time.time() - started_at, 3),
+            "queue": settings.queue,
+        }
+        leases = (
+            {"leases_expired": scheduler.leases.reclaimed, "lease_seconds": scheduler.queue.lease_seconds}
+            if scheduler.leases is not None
+            else {}
+        )
+        try:
+            counts = await scheduler.queue.counts()
+        except QueueUnavailable as exc:  # the shared database is down: this daemon cannot work
+            return JSONResponse({"status": "unhealthy", "error": str(exc), **about, **leases, "pools": pools}, 503)
         degraded = any(p["crash_loop"] or p["idle"] + p["active"] == 0 for p in pools.values())
         return {
             "status": "degraded" if degraded else "healthy",
-            "version": __version__,
-            "uptime_seconds": round(time.time() - started_at, 3),
-            "queue": settings.queue,
+            **about,
+            # With a shared queue: pending tasks of every daemon.
             "queue_depth": counts["pending"],
             "tasks": counts,
             "recovered_at_start": scheduler.recovered,
+            **leases,
             "pools": pools,
         }
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["daemon"])
     async def metrics() -> Response:
-        scheduler.metrics.update_queue(await scheduler.queue.counts())
+        scheduler.metrics.daemon_info.labels(scheduler.daemon_id, settings.queue).set(1)
+        with contextlib.suppress(QueueUnavailable):  # the queue gauges keep their last values
+            scheduler.metrics.update_queue(await scheduler.queue.counts())
         scheduler.metrics.update_pools(scheduler.pool_states())
         return Response(scheduler.metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
 

@@ -1,5 +1,6 @@
-"""The queue interface. SQLite and memory implement it; a PostgreSQL queue shared by several
-daemons is meant to implement it next, so every method is async and works on groups."""
+"""The queue interface. SQLite, memory and PostgreSQL implement it; PostgreSQL is shared by
+several daemons, so every method is async and works on groups, and a shared queue also keeps
+leases (renew, reclaim) and tells its daemon about work that arrived through another one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import abc
 from collections.abc import Callable, Sequence
 
 from taskdaemond.config import DaemonSettings
+from taskdaemond.errors import DaemonError
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import TaskStatus
 
@@ -23,8 +25,44 @@ def claim_order_key(task_selection: str) -> Callable[[ClaimedTask], tuple[int, i
     return lambda t: (0, t.seq)
 
 
+class QueueUnavailable(DaemonError):
+    """Raised when the queue's database cannot be reached; the API answers 503."""
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
 class TaskQueue(abc.ABC):
     """A durable (or, for tests, in-memory) store of tasks."""
+
+    #: True when other daemons share the store: claims then hold leases that the daemon
+    #: renews every ``lease_seconds / 4`` and that any daemon reclaims once they lapse.
+    shared = False
+    lease_seconds = 0.0
+
+    def bind(  # noqa: B027 - optional: only a shared queue needs to know its daemon
+        self,
+        daemon_id: str,
+        on_new_tasks: Callable[[str], None] = _ignore,
+        on_cancel: Callable[[str], None] = _ignore,
+    ) -> None:
+        """Name the daemon that uses this queue (claims are recorded under it) and what to call
+        when another daemon adds tasks of a type or asks to cancel a task this one runs.
+        Called before open(); a queue no other daemon uses may ignore it."""
+
+    async def renew(self, task_ids: Sequence[str]) -> int:
+        """Extend the leases of tasks this daemon holds; how many were still its own."""
+        return len(task_ids)
+
+    async def reclaim_expired(self, now: float) -> list[tuple[str, str]]:
+        """Put tasks whose lease lapsed back to pending; their (id, task type)."""
+        return []
+
+    async def cancel_elsewhere(self, task_id: str, now: float) -> bool:
+        """Cancel a task another daemon is running (that daemon is told to stop it); False
+        when no other daemon holds it."""
+        return False
 
     @abc.abstractmethod
     async def open(self) -> int:
@@ -85,6 +123,11 @@ class TaskQueue(abc.ABC):
 
 def open_queue(settings: DaemonSettings) -> TaskQueue:
     """The queue the settings ask for (not yet opened)."""
+    if settings.queue == "postgres":
+        from taskdaemond.queue.postgres import PostgresQueue  # noqa: PLC0415 - an optional dependency
+
+        assert settings.database_url is not None, "config requires database_url for the postgres queue"
+        return PostgresQueue(settings.database_url, settings.task_selection, lease_seconds=settings.lease_seconds)
     if settings.queue == "memory":
         from taskdaemond.queue.memory import MemoryQueue  # noqa: PLC0415 - implementations import this module
 

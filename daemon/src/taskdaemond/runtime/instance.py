@@ -27,7 +27,7 @@ from taskdaemond.protocol import (
     classify_line,
     task_line,
 )
-from taskdaemond.runtime.container import container_launch, container_name
+from taskdaemond.runtime.container import container_launch, container_name, describe_exit
 from taskdaemond.runtime.outcomes import (
     Aborted,
     Crashed,
@@ -99,6 +99,13 @@ class HandlerInstance:
         """Wait until the handler exits; its exit code."""
         assert self._process is not None
         return await self._process.wait()
+
+    async def stderr_tail(self) -> list[str]:
+        """The last lines the handler wrote to stderr; once it has exited, read to the end
+        (a container engine that refused to start says why there)."""
+        if self.returncode is not None:
+            await self._finish_stderr()
+        return list(self._stderr_tail)
 
     async def run(self, task_id: str, data_json: str, attempt: int, timeout: float, on_event: EventCallback) -> Outcome:
         """Run one attempt of a task and return how it ended. Never raises for handler faults."""
@@ -220,9 +227,7 @@ class HandlerInstance:
         code = process.returncode
         tail = list(self._stderr_tail)
         what = (
-            f"the handler exited with code {code}"
-            if code is not None and code >= 0
-            else f"the handler was killed by signal {-code}"
+            describe_exit(code, [], container=self.spec.container)
             if code is not None
             else "the handler closed its stdout"
         )

@@ -14,3 +14,5 @@ class LaunchSpec:
     cwd: str | None = None
     env: dict[str, str] | None = None
     cleanup_argv: list[str] | None = None
+    #: Started through a container engine: its own exit codes (125-127) mean the engine failed.
+    container: bool = False

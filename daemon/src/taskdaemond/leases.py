@@ -1,0 +1,78 @@
+"""Leases on a queue shared by several daemons: renew the claims this daemon holds, and put
+back to pending the tasks of daemons that stopped renewing theirs (killed, host gone, cut off
+from the database). Each runs every quarter of the lease, so a renewal can be late by up to
+three quarters of it before another daemon reclaims the task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from taskdaemond.queue.base import TaskQueue
+
+log = logging.getLogger("taskdaemond.leases")
+
+#: Renewals (and reaper passes) per lease period.
+RENEWALS_PER_LEASE = 4
+
+
+class LeaseKeeper:
+    """Renews ``held()`` and reaps expired leases until stopped."""
+
+    def __init__(
+        self,
+        queue: TaskQueue,
+        held: Callable[[], Sequence[str]],
+        on_reclaimed: Callable[[list[tuple[str, str]]], None],
+    ) -> None:
+        self._queue = queue
+        self._held = held
+        self._on_reclaimed = on_reclaimed
+        self.interval = queue.lease_seconds / RENEWALS_PER_LEASE
+        #: Leases this daemon found expired and put back (each such task runs again).
+        self.reclaimed = 0
+        #: Why the last pass failed (the database is unreachable), or None.
+        self.last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="lease-keeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.run_once()
+
+    async def run_once(self) -> None:
+        """One renewal and one reaper pass; failures are logged and tried again next time."""
+        try:
+            held = list(self._held())
+            if held:
+                await self._queue.renew(held)
+            reclaimed = await self._queue.reclaim_expired(time.time())
+        except Exception as exc:
+            if self.last_error is None:
+                log.warning("cannot renew leases or reclaim expired ones: %s", exc)
+            self.last_error = str(exc)
+            return
+        if self.last_error is not None:
+            log.info("leases renewed again")
+            self.last_error = None
+        if reclaimed:
+            self.reclaimed += len(reclaimed)
+            log.warning(
+                "lease expired: reclaimed %d tasks (their daemon stopped renewing); they run again: %s",
+                len(reclaimed),
+                " ".join(task_id for task_id, _ in reclaimed),
+            )
+            self._on_reclaimed(reclaimed)

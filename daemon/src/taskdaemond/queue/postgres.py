@@ -1,0 +1,519 @@
+"""The PostgreSQL queue: one database shared by any number of daemons on any number of hosts.
+
+psycopg 3 with its async connection pool. Claims take a batch with ``FOR UPDATE SKIP LOCKED``
+and stamp each task with the claiming daemon and a lease expiry (on the database's clock);
+the daemon renews its leases while the tasks run, and every daemon puts tasks whose lease
+lapsed back to pending (at-least-once: a task may run twice, never zero times). Outcomes are
+applied only while the daemon still holds the task. Submits NOTIFY the other daemons, which
+LISTEN on a connection of their own (their slow poll stays as the fallback). The schema is
+created and upgraded by the versioned files in ``queue/migrations``, applied under an
+advisory lock so that daemons starting together do not race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from taskdaemond import defaults
+from taskdaemond.queue import postgres_sql as sql
+from taskdaemond.queue.base import QueueUnavailable, TaskQueue, _ignore, claim_order_key
+from taskdaemond.queue.migrations import migrations
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.sqlite import row_to_record
+from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+
+log = logging.getLogger("taskdaemond.queue.postgres")
+
+T = TypeVar("T")
+Connection = psycopg.AsyncConnection[Any]
+
+#: Seconds to wait for a connection, when connecting and when taking one from the pool: the
+#: API answers 503 after this long while the database is down.
+CONNECT_TIMEOUT = 3.0
+#: Connections per daemon: the claimers, the group writer and the API share them.
+MIN_CONNECTIONS = 2
+MAX_CONNECTIONS = 8
+#: Seconds between attempts to get the LISTEN connection back after it broke.
+LISTEN_RETRY = 1.0
+#: Most expired leases one reaper pass puts back.
+REAP_LIMIT = 10_000
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, to show in messages and logs."""
+    url = re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    except ValueError:
+        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message, which may quote the URL) without the URL's password."""
+    text = re.sub(r"://([^:/@\s\"']*):[^@\s\"']*@", r"://\1:***@", text)
+    text = re.sub(r"(?i)(password=)[^&\s\"']*", r"\1***", text)
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        if password:
+            text = text.replace(password, "***")
+    return text
+
+
+def check_url(url: str) -> None:
+    """Raise ValueError saying what is wrong with a PostgreSQL URL (password left out)."""
+    if not re.match(r"^postgres(ql)?://", url):
+        raise ValueError("must start with postgresql:// (or postgres://)")
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(f"malformed: {scrub(' '.join(str(exc).split()), url)}") from None
+    for port in str(params.get("port") or "5432").split(","):
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"port {port!r} is not a port number")
+
+
+class PostgresQueue(TaskQueue):
+    """Tasks in the PostgreSQL database at ``url``, shared with other daemons."""
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str,
+        task_selection: str = "fifo",
+        *,
+        lease_seconds: float = defaults.DEFAULT_LEASE_SECONDS,
+        min_connections: int = MIN_CONNECTIONS,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        self.url = url
+        self.lease_seconds = lease_seconds
+        self.daemon_id = uuid.uuid4().hex[:8]
+        self._claim_sql = sql.CLAIM.format(order=sql.CLAIM_ORDER[task_selection])
+        self._claim_key = claim_order_key(task_selection)
+        self._min_connections = min_connections
+        self._max_connections = max_connections
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._on_new_tasks: Callable[[str], None] = _ignore
+        self._on_cancel: Callable[[str], None] = _ignore
+        self._listener: asyncio.Task[None] | None = None
+        #: Set while the LISTEN connection is up (notifications from other daemons arrive).
+        self.listening = asyncio.Event()
+        self._closing = False
+        #: Migrations this daemon applied at open (the others were there already).
+        self.applied_migrations: list[str] = []
+
+    def bind(
+        self,
+        daemon_id: str,
+        on_new_tasks: Callable[[str], None] = _ignore,
+        on_cancel: Callable[[str], None] = _ignore,
+    ) -> None:
+        self.daemon_id = daemon_id
+        self._on_new_tasks = on_new_tasks
+        self._on_cancel = on_cancel
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Connection]:
+        assert self._pool is not None, "queue is not open"
+        return self._pool
+
+    def _unavailable(self, exc: BaseException) -> QueueUnavailable:
+        text = scrub(str(exc).strip(), self.url)
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        return QueueUnavailable(f"PostgreSQL at {redact(self.url)} is unavailable: {reason}")
+
+    async def _run(
+        self, work: Callable[[Connection], Awaitable[T]], *, retry: bool = True, transaction: bool = True
+    ) -> T:
+        """``work`` on a pooled connection, in one transaction unless it is a single statement
+        (autocommit: BEGIN and COMMIT would be two more round trips). A connection that broke
+        (the server restarted, the network dropped) is tried once more on a fresh one when
+        ``retry``: every statement here is safe to repeat except a submit's insert."""
+        for attempt in range(2):
+            try:
+                async with self.pool.connection() as conn:
+                    if not transaction:
+                        return await work(conn)
+                    async with conn.transaction():
+                        return await work(conn)
+            except PoolTimeout as exc:
+                raise self._unavailable(exc) from None
+            except psycopg.OperationalError as exc:
+                if attempt or not retry:
+                    raise self._unavailable(exc) from None
+        raise AssertionError("unreachable")
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def open(self) -> int:
+        self._closing = False
+        pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
+            self.url,
+            min_size=self._min_connections,
+            max_size=self._max_connections,
+            kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+            # A connection is checked as it leaves the pool: after the server restarted, the
+            # stale ones are dropped instead of failing a request each.
+            check=AsyncConnectionPool.check_connection,
+            timeout=CONNECT_TIMEOUT,
+            open=False,
+            name=f"taskdaemon-{self.daemon_id}",
+        )
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except (PoolTimeout, psycopg.Error) as exc:
+            await pool.close()
+            raise self._unavailable(exc) from None
+        self._pool = pool
+        try:
+            await self._migrate()
+            reclaimed = await self.reclaim_expired(time.time())
+        except BaseException:
+            await self.close()
+            raise
+        self._listener = asyncio.create_task(self._listen(), name="postgres-listen")
+        return len(reclaimed)
+
+    async def _migrate(self) -> None:
+        """Apply the migrations this database lacks, under a session advisory lock: a daemon
+        starting at the same moment waits here, then finds them applied."""
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute("SELECT pg_advisory_lock(%s)", (sql.MIGRATION_LOCK_KEY,))
+                try:
+                    await conn.execute(sql.MIGRATIONS_TABLE)
+                    applied = {row[0] for row in await (await conn.execute(sql.APPLIED_MIGRATIONS)).fetchall()}
+                    for migration in migrations():
+                        if migration.version in applied:
+                            continue
+                        async with conn.transaction():
+                            await conn.execute(migration.sql.encode())
+                            await conn.execute(sql.RECORD_MIGRATION, (migration.version, migration.name))
+                        name = f"{migration.version:04d}_{migration.name}"
+                        self.applied_migrations.append(name)
+                        log.info("applied migration %s to %s", name, redact(self.url))
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (sql.MIGRATION_LOCK_KEY,))
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise self._unavailable(exc) from None
+
+    async def _listen(self) -> None:
+        """LISTEN for new tasks and cancels on a connection outside the pool; reconnect when it
+        breaks. Missed notifications cost at most one slow poll."""
+        lost = False
+        while not self._closing:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                )
+                async with conn:
+                    await conn.execute(f"LISTEN {sql.TASKS_CHANNEL}")
+                    await conn.execute(f"LISTEN {sql.CANCEL_CHANNEL}")
+                    self.listening.set()
+                    if lost:
+                        log.info("LISTEN connection to %s is back", redact(self.url))
+                        lost = False
+                    async for notice in conn.notifies():
+                        if notice.channel == sql.TASKS_CHANNEL:
+                            self._on_new_tasks(notice.payload)
+                        elif notice.channel == sql.CANCEL_CHANNEL:
+                            self._on_cancel(notice.payload)
+            except (psycopg.Error, OSError) as exc:
+                self.listening.clear()
+                if not self._closing and not lost:  # once per outage, not once per retry
+                    reason = scrub(" ".join(str(exc).split()), self.url)
+                    log.warning("LISTEN connection to %s lost (%s); reconnecting", redact(self.url), reason)
+                lost = True
+            await asyncio.sleep(LISTEN_RETRY)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        # Not retried: a commit whose answer was lost would insert the tasks twice.
+        return await self._run(lambda conn: self._submit(conn, tasks, now), retry=False)
+
+    @staticmethod
+    async def _submit(conn: Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        answers: list[tuple[str, bool]] = []
+        rows: list[tuple[Any, ...]] = []
+        created_types: set[str] = set()
+
+        async def insert() -> None:
+            if rows:
+                columns = list(zip(*rows, strict=True))
+                names = ("ids", "types", "datas", "priorities", "retries", "run_ats", "keys")
+                await conn.execute(sql.INSERT_TASKS, {"now": now, **dict(zip(names, map(list, columns), strict=True))})
+                rows.clear()
+
+        for task in tasks:
+            if task.idempotency_key is not None:
+                await insert()  # earlier tasks of this batch may hold the key
+                # Two daemons submitting one key at once: the second waits here for the first.
+                await conn.execute(sql.LOCK_IDEMPOTENCY_KEY, (task.idempotency_key,))
+                found = await (await conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (task.idempotency_key,))).fetchone()
+                if found is not None:
+                    answers.append((found[0], False))
+                    continue
+            task_id = str(uuid.uuid4())
+            rows.append(
+                (
+                    task_id,
+                    task.task_type,
+                    task.data_json,
+                    task.priority,
+                    task.max_retries,
+                    now + task.delay,
+                    task.idempotency_key,
+                )
+            )
+            created_types.add(task.task_type)
+            answers.append((task_id, True))
+        await insert()
+        if created_types:  # delivered at commit, to every daemon listening
+            await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, sorted(created_types)))
+        return answers
+
+    async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
+        params = {
+            "task_type": task_type,
+            "limit": limit,
+            "now": now,
+            "daemon": self.daemon_id,
+            "lease": self.lease_seconds,
+        }
+
+        async def work(conn: Connection) -> list[ClaimedTask]:
+            return [ClaimedTask(*row) for row in await (await conn.execute(self._claim_sql, params)).fetchall()]
+
+        claimed = await self._run(work, transaction=False)  # one statement
+        # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
+        claimed.sort(key=self._claim_key)
+        return claimed
+
+    async def release(self, task_ids: Sequence[str]) -> None:
+        if not task_ids:
+            return
+        params = {"ids": list(task_ids), "now": time.time(), "daemon": self.daemon_id}
+        await self._run(lambda conn: conn.execute(sql.RELEASE, params), transaction=False)
+
+    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+        # The everyday group, completions only, is one statement: no transaction needed.
+        single = not events and (
+            all(self._completes(t) for t in transitions)
+            or (len(transitions) == 1 and not self._completes(transitions[0]))
+        )
+        await self._run(lambda conn: self._record(conn, transitions, events, now), transaction=not single)
+
+    @staticmethod
+    def _completes(t: Transition) -> bool:
+        """True for a transition applied by the batched COMPLETE statement."""
+        return t.status is TaskStatus.COMPLETED and t.error is None and bool(t.seq)
+
+    async def _record(
+        self, conn: Connection, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+    ) -> None:
+        if events:
+            bodies = [json.dumps({**e.message, "at": e.at}, separators=(",", ":")) for e in events]
+            await conn.execute(sql.INSERT_EVENTS, ([e.task_id for e in events], [e.at for e in events], bodies))
+            progress = [
+                (e.message["progress"], e.message.get("message"), e.task_id)
+                for e in events
+                if e.message.get("event") == "progress"
+            ]
+            if progress:
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(sql.UPDATE_PROGRESS, progress)
+        completed: list[Transition] = []
+        others: list[Transition] = []
+        for t in transitions:
+            (completed if self._completes(t) else others).append(t)
+        if completed:
+            await conn.execute(
+                sql.COMPLETE,
+                {
+                    "seqs": [t.seq for t in completed],
+                    "results": [t.result_json for t in completed],
+                    "metadatas": [t.metadata_json for t in completed],
+                    "now": now,
+                    "daemon": self.daemon_id,
+                },
+            )
+        if others:
+            async with conn.cursor() as cursor:
+                await cursor.executemany(
+                    sql.APPLY_TRANSITION,
+                    [
+                        {
+                            "id": t.task_id,
+                            "status": t.status.value,
+                            "result": t.result_json,
+                            "metadata": t.metadata_json,
+                            "run_at": t.run_at,
+                            "error_text": t.error.error if t.error is not None else None,
+                            "error": t.error.to_json() if t.error is not None else None,
+                            "crashed": int(t.crashed),
+                            "finished_at": now if t.status in FINAL_STATUSES else None,
+                            "now": now,
+                            "daemon": self.daemon_id,
+                        }
+                        for t in others
+                    ],
+                )
+
+    async def renew(self, task_ids: Sequence[str]) -> int:
+        if not task_ids:
+            return 0
+        params = {"ids": list(task_ids), "lease": self.lease_seconds, "daemon": self.daemon_id}
+
+        async def work(conn: Connection) -> int:
+            return (await conn.execute(sql.RENEW, params)).rowcount
+
+        return await self._run(work, transaction=False)
+
+    async def reclaim_expired(self, now: float) -> list[tuple[str, str]]:
+        async def work(conn: Connection) -> list[tuple[str, str]]:
+            rows = await (await conn.execute(sql.REAP_EXPIRED, {"now": now, "limit": REAP_LIMIT})).fetchall()
+            reclaimed = [(row[0], row[1]) for row in rows]
+            if reclaimed:  # wake the daemons that have room for them
+                await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, sorted({t for _, t in reclaimed})))
+            return reclaimed
+
+        return await self._run(work)
+
+    async def _locked_status(self, conn: Connection, task_id: str) -> tuple[TaskStatus, str | None, str] | None:
+        row = await (await conn.execute(sql.GET_STATUS_FOR_UPDATE, (task_id,))).fetchone()
+        return None if row is None else (TaskStatus(row[0]), row[1], row[2])
+
+    async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:
+        async def work(conn: Connection) -> TaskStatus | None:
+            found = await self._locked_status(conn, task_id)
+            if found is None:
+                return None
+            if found[0] is TaskStatus.PENDING:
+                await conn.execute(sql.CANCEL, {"id": task_id, "now": now})
+            return found[0]
+
+        return await self._run(work)
+
+    async def cancel_elsewhere(self, task_id: str, now: float) -> bool:
+        async def work(conn: Connection) -> bool:
+            found = await self._locked_status(conn, task_id)
+            if found is None or found[0] is not TaskStatus.PROCESSING or found[1] == self.daemon_id:
+                return False
+            # Cancelled at once (its daemon may be gone); the daemon running it, told at
+            # commit, stops its handler, and its late outcome no longer applies.
+            await conn.execute(sql.CANCEL, {"id": task_id, "now": now})
+            await conn.execute(sql.NOTIFY, (sql.CANCEL_CHANNEL, [task_id]))
+            return True
+
+        return await self._run(work)
+
+    async def delete(self, task_id: str) -> TaskStatus | None:
+        async def work(conn: Connection) -> TaskStatus | None:
+            found = await self._locked_status(conn, task_id)
+            if found is None:
+                return None
+            await conn.execute(sql.DELETE_TASK, (task_id,))
+            await conn.execute(sql.DELETE_EVENTS, (task_id,))
+            if found[0] is TaskStatus.PROCESSING and found[1] != self.daemon_id:
+                await conn.execute(sql.NOTIFY, (sql.CANCEL_CHANNEL, [task_id]))
+            return found[0]
+
+        return await self._run(work)
+
+    async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
+        async def work(conn: Connection) -> TaskStatus | None:
+            found = await self._locked_status(conn, task_id)
+            if found is None:
+                return None
+            if found[0] in REDRIVABLE_STATUSES:
+                await conn.execute(sql.REDRIVE, {"id": task_id, "now": now})
+                await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, [found[2]]))
+            return found[0]
+
+        return await self._run(work)
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> TaskRecord | None:
+        async def work(conn: Connection) -> TaskRecord | None:
+            row = await (await conn.execute(sql.GET_TASK, (task_id,))).fetchone()
+            if row is None:
+                return None
+            bodies = await (await conn.execute(sql.GET_EVENTS, (task_id,))).fetchall()
+            return row_to_record(row, [json.loads(body) for (body,) in bodies])
+
+        return await self._run(work)
+
+    async def list(
+        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+    ) -> TaskPage:
+        query = sql.list_tasks(status=status is not None, task_type=task_type is not None, cursor=cursor is not None)
+        params = {
+            "status": status.value if status else None,
+            "task_type": task_type,
+            "cursor": int(cursor) if cursor is not None else None,
+            "limit": limit + 1,
+        }
+
+        async def work(conn: Connection) -> TaskPage:
+            rows = await (await conn.execute(query, params)).fetchall()
+            records = [row_to_record(row, []) for row in rows[:limit]]
+            next_cursor = str(records[-1].seq) if len(rows) > limit and records else None
+            return TaskPage(records, next_cursor)
+
+        return await self._run(work, transaction=False)
+
+    async def counts(self) -> dict[str, int]:
+        async def work(conn: Connection) -> list[tuple[Any, ...]]:
+            return await (await conn.execute(sql.COUNT_BY_STATUS)).fetchall()
+
+        rows = await self._run(work, transaction=False)
+        counts = {status.value: 0 for status in TaskStatus}
+        counts.update({status: int(count) for status, count in rows})
+        return counts
+
+
+def preflight(url: str) -> str | None:
+    """Why the daemon cannot use the database at ``url`` (malformed, unreachable, refused),
+    or None when it can; checked before the server starts, so the error is one clear line."""
+    try:
+        check_url(url)
+    except ValueError as exc:
+        return f"invalid database_url {redact(url)}: {exc}"
+    try:
+        with psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        reason = scrub(" ".join(str(exc).split()), url) or type(exc).__name__
+        return f"cannot connect to PostgreSQL at {redact(url)}: {reason}"
+    return None

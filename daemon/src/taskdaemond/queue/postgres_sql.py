@@ -1,0 +1,174 @@
+"""Every SQL statement of the PostgreSQL queue, named, in one place. The schema itself is in
+the versioned files of ``queue/migrations``."""
+
+#: Channels of LISTEN/NOTIFY: new (or redriven) tasks, by task type; cancels, by task id.
+TASKS_CHANNEL = "taskdaemon_tasks"
+CANCEL_CHANNEL = "taskdaemon_cancel"
+
+#: Key of the advisory lock held while migrations run (any constant bigint; "TDMIGRAT").
+MIGRATION_LOCK_KEY = 0x5444_4D49_4752_4154
+
+#: The database's clock, in seconds since the epoch: leases are set and read on it, so the
+#: daemons' own clocks need not agree.
+DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS taskdaemon_migrations (
+    version    integer     PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+APPLIED_MIGRATIONS = "SELECT version FROM taskdaemon_migrations"
+RECORD_MIGRATION = "INSERT INTO taskdaemon_migrations (version, name) VALUES (%s, %s)"
+
+#: Serialises submits of one idempotency key across daemons (released at commit).
+LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+FIND_BY_IDEMPOTENCY_KEY = """
+SELECT id FROM tasks WHERE idempotency_key = %s AND status <> 'failed' ORDER BY seq LIMIT 1
+"""
+
+INSERT_TASKS = """
+INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key, created_at, updated_at)
+SELECT v.id, v.task_type, v.data, 'pending', v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s
+FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[], %(retries)s::int[],
+            %(run_ats)s::float8[], %(keys)s::text[]) WITH ORDINALITY
+     AS v(id, task_type, data, priority, max_retries, run_at, key, ord)
+ORDER BY v.ord
+"""
+
+NOTIFY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
+
+#: ORDER BY of a claim for each task selection.
+CLAIM_ORDER = {"fifo": "seq", "lifo": "seq DESC", "priority": "priority DESC, seq"}
+
+#: SKIP LOCKED: daemons claiming at once take different rows instead of waiting for each other.
+CLAIM = f"""
+WITH picked AS (
+    SELECT seq FROM tasks
+    WHERE task_type = %(task_type)s AND status = 'pending' AND run_at <= %(now)s
+    ORDER BY {{order}}
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks AS t
+SET status = 'processing', attempts = t.attempts + 1, started_at = %(now)s, updated_at = %(now)s,
+    claimed_by = %(daemon)s, lease_expires_at = {DB_NOW} + %(lease)s
+FROM picked
+WHERE t.seq = picked.seq
+RETURNING t.id, t.task_type, t.data, t.attempts - 1, t.max_retries, t.priority, t.seq
+"""  # noqa: S608 - constant fragments only; values are bound parameters
+
+RELEASE = """
+UPDATE tasks
+SET status = 'pending', attempts = attempts - 1, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
+WHERE id = ANY(%(ids)s) AND status = 'processing' AND claimed_by = %(daemon)s
+"""
+
+#: Outcomes apply only while this daemon still holds the task: once a lease has expired and
+#: another daemon reclaimed it, a late outcome from the first is dropped.
+COMPLETE = """
+UPDATE tasks AS t
+SET status = 'completed', result = v.result, metadata = COALESCE(v.metadata, t.metadata),
+    finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
+FROM unnest(%(seqs)s::bigint[], %(results)s::text[], %(metadatas)s::text[]) AS v(seq, result, metadata)
+WHERE t.seq = v.seq AND t.status = 'processing' AND t.claimed_by = %(daemon)s
+"""
+
+APPLY_TRANSITION = """
+UPDATE tasks
+SET status = %(status)s,
+    result = COALESCE(%(result)s, result),
+    metadata = COALESCE(%(metadata)s, metadata),
+    run_at = COALESCE(%(run_at)s, run_at),
+    last_error = COALESCE(%(error_text)s, last_error),
+    errors = CASE WHEN %(error)s::jsonb IS NULL THEN errors ELSE errors || jsonb_build_array(%(error)s::jsonb) END,
+    crashes = crashes + %(crashed)s,
+    finished_at = %(finished_at)s,
+    updated_at = %(now)s,
+    claimed_by = NULL,
+    lease_expires_at = NULL
+WHERE id = %(id)s AND status = 'processing' AND claimed_by = %(daemon)s
+"""
+
+INSERT_EVENTS = """
+INSERT INTO events (task_id, at, body)
+SELECT * FROM unnest(%s::text[], %s::float8[], %s::text[])
+"""
+
+UPDATE_PROGRESS = "UPDATE tasks SET progress = %s, progress_message = %s WHERE id = %s"
+
+#: Lease renewal: only rows this daemon still holds.
+RENEW = f"""
+UPDATE tasks SET lease_expires_at = {DB_NOW} + %(lease)s
+WHERE id = ANY(%(ids)s) AND status = 'processing' AND claimed_by = %(daemon)s
+"""  # noqa: S608 - constant fragments only; values are bound parameters
+
+#: Tasks whose lease lapsed (their daemon died or lost the database) go back to pending; the
+#: attempt they had stays counted, so the next run has the next attempt number.
+REAP_EXPIRED = f"""
+WITH expired AS (
+    SELECT seq FROM tasks
+    WHERE status = 'processing' AND lease_expires_at < {DB_NOW}
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE tasks AS t
+SET status = 'pending', run_at = %(now)s, updated_at = %(now)s,
+    last_error = 'LeaseExpired: daemon ' || t.claimed_by || ' stopped renewing its lease',
+    errors = t.errors || jsonb_build_array(jsonb_build_object(
+        'attempt', t.attempts - 1,
+        'error', 'LeaseExpired: daemon ' || t.claimed_by || ' stopped renewing its lease',
+        'error_type', 'LeaseExpired', 'retryable', true, 'traceback', NULL, 'crashed', false, 'at', %(now)s)),
+    claimed_by = NULL, lease_expires_at = NULL
+FROM expired
+WHERE t.seq = expired.seq
+RETURNING t.id, t.task_type
+"""  # noqa: S608 - constant fragments only; values are bound parameters
+
+TASK_COLUMNS = """
+seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
+created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors::text, crashes,
+progress, progress_message
+"""
+
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"  # noqa: S608 - constant fragments only
+
+GET_EVENTS = "SELECT body FROM events WHERE task_id = %s ORDER BY n"
+
+#: The row is locked for the rest of the transaction, so the status read is the one acted on.
+GET_STATUS_FOR_UPDATE = "SELECT status, claimed_by, task_type FROM tasks WHERE id = %s FOR UPDATE"
+
+CANCEL = """
+UPDATE tasks SET status = 'cancelled', finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL,
+    lease_expires_at = NULL
+WHERE id = %(id)s
+"""
+
+DELETE_TASK = "DELETE FROM tasks WHERE id = %s"
+
+DELETE_EVENTS = "DELETE FROM events WHERE task_id = %s"
+
+REDRIVE = """
+UPDATE tasks
+SET status = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL, result = NULL, updated_at = %(now)s
+WHERE id = %(id)s
+"""
+
+COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
+
+
+def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
+    """SELECT for one page of tasks, newest first, with the filters that are given."""
+    where = []
+    if status:
+        where.append("status = %(status)s")
+    if task_type:
+        where.append("task_type = %(task_type)s")
+    if cursor:
+        where.append("seq < %(cursor)s")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    # Constant fragments only; every value is a bound parameter.
+    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT %(limit)s"  # noqa: S608
