@@ -102,12 +102,20 @@ def test_usage_errors_exit_2_naming_the_problem(capsys: pytest.CaptureFixture[st
 
 def test_the_engine_option_runs_the_sdk_image() -> None:
     target = sdk_target("ruby", engine="podman")
-    assert target.argv == ("podman", "run", "-i", "--rm", "localhost/taskdaemon-conformance-ruby:dev")
+    assert target.argv == (
+        "podman",
+        "run",
+        "-i",
+        "--rm",
+        "--network=none",
+        "localhost/taskdaemon-conformance-ruby:dev",
+    )
     assert engine_argv("docker", image_name("python")) == (
         "docker",
         "run",
         "-i",
         "--rm",
+        "--network=none",
         "localhost/taskdaemon-conformance-python:dev",
     )
 

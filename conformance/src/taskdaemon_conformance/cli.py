@@ -12,8 +12,9 @@ from pathlib import Path
 
 from taskdaemon_conformance import __version__
 from taskdaemon_conformance.exceptions import CaseFailed
+from taskdaemon_conformance.matrix import default_jobs, run_matrix
 from taskdaemon_conformance.record import input_from_case_file, record, steps_from_lines
-from taskdaemon_conformance.replay import Target, run_case
+from taskdaemon_conformance.replay import Target
 from taskdaemon_conformance.report import ReportError, new_report, read_report
 from taskdaemon_conformance.summary import render
 from taskdaemon_conformance.targets import (
@@ -49,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--image", help="a handler image, run with --engine (default podman)")
     run.add_argument(
         "--engine", choices=ENGINES, help="run the handlers as container images with this engine"
+    )
+    run.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="run N cases at once (default: 1 for local processes, 4 with --engine: container start-up "
+        "is partly waiting on the engine)",
     )
     run.add_argument("--case", action="append", default=[], metavar="ID", help="only this case (repeatable)")
     run.add_argument("--cases", type=Path, help="the case directory (default: conformance/cases)")
@@ -91,19 +100,22 @@ def _targets(args: argparse.Namespace) -> list[Target]:
 def _run(args: argparse.Namespace) -> int:
     if args.timeout_factor <= 0:
         raise TargetError(f"--timeout-factor must be positive, got {args.timeout_factor}")
+    jobs = default_jobs(args.engine) if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise TargetError(f"--jobs must be at least 1, got {jobs}")
     cases = load_cases(args.cases or conformance_dir() / "cases")
     if args.case:
         cases = select(cases, args.case)
     targets = _targets(args)
     started = time.monotonic()
     report = new_report(datetime.now(UTC).isoformat(timespec="seconds"), targets, [c.id for c in cases])
-    for target in targets:
-        for case in cases:
-            result = run_case(case, target, timeout_factor=args.timeout_factor)
-            report.add(result)
-            mark = "." if result.passed else "F"
-            print(mark, end="", file=sys.stderr, flush=True)
-        print(f" {target.name}", file=sys.stderr, flush=True)
+    results = run_matrix(targets, cases, jobs=jobs, timeout_factor=args.timeout_factor)
+    for index, result in enumerate(results, start=1):
+        report.add(result)
+        mark = "." if result.passed else "F"
+        print(mark, end="", file=sys.stderr, flush=True)
+        if index % len(cases) == 0:
+            print(f" {result.target}", file=sys.stderr, flush=True)
     report.seconds = time.monotonic() - started
     if args.report is not None:
         report.write(args.report)
