@@ -220,7 +220,18 @@ def test_a_database_url_that_is_not_postgresql_is_refused(tmp_path: Path) -> Non
 def test_a_lease_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, MINIMAL), {"DAEMON_LEASE_SECONDS": "soon"})
     assert error.source == "DAEMON_LEASE_SECONDS"
-    assert "must be a number of seconds" in error.problem
+    assert "must be a number, got 'soon'" in error.problem
+
+
+def test_lease_seconds_comes_from_the_daemon_table(tmp_path: Path) -> None:
+    daemon = load_config(write(tmp_path, "[daemon]\nlease_seconds = 4\n" + MINIMAL), {}).daemon
+    assert daemon.lease_seconds == 4.0
+
+
+def test_a_lease_too_short_to_renew_is_refused(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL), {"DAEMON_LEASE_SECONDS": "0.01"})
+    assert error.source == "DAEMON_LEASE_SECONDS"
+    assert error.key == "daemon.lease_seconds"
 
 
 def test_image_handler_without_any_engine_installed_cannot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

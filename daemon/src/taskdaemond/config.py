@@ -12,7 +12,7 @@ import os
 import shutil
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "DAEMON_MAX_BODY_SIZE": ("max_body_size", int),
     "DAEMON_SHUTDOWN_GRACE": ("shutdown_grace", float),
     "DAEMON_DATABASE_URL": ("database_url", str),
+    "DAEMON_LEASE_SECONDS": ("lease_seconds", float),
 }
 #: Where the configuration file is looked for when no --config is given.
 CONFIG_ENV = "HANDLER_CONFIG"
@@ -49,9 +50,6 @@ DEFAULT_CONFIG_FILE = "handlers.toml"
 #: Queue backends this version runs. "hybrid" is TaskDaemon's memory-plus-disk queue: the
 #: SQLite queue is that already (hot rows stay in SQLite's page cache), so it maps to it.
 AVAILABLE_QUEUES = {"sqlite": "sqlite", "hybrid": "sqlite", "memory": "memory", "postgres": "postgres"}
-#: Seconds a PostgreSQL claim holds a task unless renewed (renewed every quarter of it). Set
-#: by the environment only: the configuration schema has no key for it yet.
-LEASE_ENV = "DAEMON_LEASE_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -144,8 +142,6 @@ def parse_config(
     env_keys = _apply_env(raw, env)
     _validate(raw, source, env_keys)
     daemon = _daemon_settings(raw.get("daemon", {}), base_dir, env_keys, source)
-    if env.get(LEASE_ENV):
-        daemon = replace(daemon, lease_seconds=_lease_seconds(env[LEASE_ENV]))
     handlers = {
         task_type: _handler_config(task_type, table, daemon, base_dir) for task_type, table in raw["handlers"].items()
     }
@@ -283,6 +279,7 @@ def _daemon_settings(
         max_body_size=table.get("max_body_size", defaults.DEFAULT_MAX_BODY_SIZE),
         shutdown_grace=float(table.get("shutdown_grace", defaults.DEFAULT_SHUTDOWN_GRACE)),
         database_url=_database_url(table, queue, env_keys, source),
+        lease_seconds=float(table.get("lease_seconds", defaults.DEFAULT_LEASE_SECONDS)),
     )
 
 
@@ -296,16 +293,6 @@ def _database_url(table: Mapping[str, Any], queue: str, env_keys: Mapping[str, s
             'queue "postgres" needs database_url (or DAEMON_DATABASE_URL), e.g. postgresql://user:password@host/dbname',
         )
     return str(url) if url else None
-
-
-def _lease_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ConfigError(LEASE_ENV, None, f"must be a number of seconds, got {value!r}") from None
-    if not 0.2 <= seconds <= 86400:
-        raise ConfigError(LEASE_ENV, None, f"must be between 0.2 and 86400 seconds, got {value!r}")
-    return seconds
 
 
 def _backoff(value: Any) -> BackoffPolicy:
