@@ -67,8 +67,12 @@ class GroupWriter:
                 await self._queue.record(transitions, events, time.time())
                 last_commit = time.monotonic()
             except Exception:
-                # Nothing is lost: the tasks stay "processing" and run again at the next start.
-                log.exception("could not record %d outcomes; they will run again after a restart", len(transitions))
+                # Nothing is lost: the tasks stay "processing" and run again, at the next start (SQLite)
+                # or when their lease lapses (PostgreSQL).
+                log.exception(
+                    "could not record %d outcomes; they will run again (after a restart, or once their lease lapses)",
+                    len(transitions),
+                )
                 continue
             finally:
                 self._wake.set()  # look again: more may have arrived meanwhile
