@@ -17,7 +17,7 @@ help:
 	@echo "make test    every suite: test-protocol test-python test-ruby test-typescript"
 	@echo "             test-daemon test-conformance test-images test-containers"
 	@echo "make images  build the handler images with podman (localhost/taskdaemon-<name>:dev)"
-	@echo "make bench   measurements (on demand, not part of make test)"
+	@echo "make bench   measurements, quick mode (MODE=--full for the long run; not part of make test)"
 
 setup:
 	@scripts/setup.sh python ruby node npm postgres
@@ -62,16 +62,23 @@ test-conformance:
 test-images: setup-podman
 	cd images && $(BIN)/pytest -q && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# Every SDK proven in its image, and the daemon running the examples as containers.
+# Every SDK proven in its image, and the daemon running the examples as containers. Side by side:
+# the conformance run keeps both cores busy while the daemon's container tests mostly wait.
 test-containers: setup-podman images
-	$(BIN)/taskdaemon-conformance run --sdk all --engine podman --report conformance/report-podman.json
-	cd daemon && $(BIN)/pytest -q -m containers tests/test_containers.py
+	@log=$$(mktemp); \
+	(cd daemon && $(BIN)/pytest -q -m containers tests/test_containers.py) >"$$log" 2>&1 & tests=$$!; \
+	status=0; \
+	$(BIN)/taskdaemon-conformance run --sdk all --engine podman --report conformance/report-podman.json || status=1; \
+	wait $$tests || status=1; \
+	echo "daemon container tests:"; cat "$$log"; rm -f "$$log"; exit $$status
 
 images:
 	images/build.sh
 
+# Measurements on demand, never part of make test: MODE=--full for the publishable run.
+MODE ?= --quick
 bench: setup
-	$(PY) bench/daemon_quick.py
+	bench/run.sh $(MODE)
 
 clean:
 	rm -rf $(VENV) .make sdks/python/dist sdks/typescript/{node_modules,dist,lib,build} \
