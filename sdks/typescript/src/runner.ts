@@ -131,11 +131,46 @@ function firstUnencodable(message: object): string {
  * `run()` and `call()` (taskdaemon/testing) use.
  */
 export async function answer(dispatch: Dispatch, task: Task<object>, emit: EventSink): Promise<Answer> {
-  let result: Success | TaskError;
+  return answerNow(dispatch, task, emit);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/**
+ * `answer()` without the promise when the handler answers synchronously, so that `run()` writes a sync
+ * handler's answer in the same turn of the event loop as its task arrived (a promise per task was a
+ * large share of the SDK's cost per task). An async handler's answer comes as a promise.
+ */
+export function answerNow(dispatch: Dispatch, task: Task<object>, emit: EventSink): Answer | Promise<Answer> {
   bindEvents(task, emit);
+  let result: Success | TaskError;
   try {
     const found = dispatch(task.task_type);
-    result = typeof found === "function" ? toResult(await found(task)) : found;
+    if (typeof found === "function") {
+      const returned = found(task);
+      if (isThenable(returned)) return settle(returned, task);
+      result = toResult(returned);
+    } else {
+      result = found;
+    }
+  } catch (err) {
+    result = fromException(err);
+  }
+  unbindEvents(task);
+  return encodeAnswer(result, task.task_id);
+}
+
+/** The answer of an async handler, once its promise settles. */
+async function settle(pending: PromiseLike<unknown>, task: Task<object>): Promise<Answer> {
+  let result: Success | TaskError;
+  try {
+    result = toResult(await pending);
   } catch (err) {
     result = fromException(err);
   } finally {
@@ -199,34 +234,84 @@ async function serve(dispatch: Dispatch): Promise<void> {
 
   const emit: EventSink = (event) => writeLine(JSON.stringify(event));
 
-  const handleLine = async (bytes: Buffer): Promise<void> => {
-    const parsed = parseLine(bytes);
-    if (parsed.kind === "blank") return;
-    if (parsed.kind === "invalid") {
-      writeLine(invalidLineAnswer(parsed.errorType, parsed.message, parsed.taskId));
-      return;
-    }
-    busy = true;
+  const answered = (answer: Answer): void => {
     try {
-      writeLine((await answer(dispatch, new Task(parsed.fields), emit)).line);
+      writeLine(answer.line);
     } finally {
       busy = false;
     }
     if (stopRequested) process.exit(0);
   };
 
-  const splitter = new LineSplitter();
-  try {
-    for await (const chunk of process.stdin) {
-      for (const line of splitter.push(chunk as Buffer)) await handleLine(line);
+  /** Answer one line: at once for a sync handler, or a promise settled once an async one has answered. */
+  const handleLine = (bytes: Buffer): Promise<void> | undefined => {
+    const parsed = parseLine(bytes);
+    if (parsed.kind === "blank") return undefined;
+    if (parsed.kind === "invalid") {
+      writeLine(invalidLineAnswer(parsed.errorType, parsed.message, parsed.taskId));
+      return undefined;
     }
-    const last = splitter.finish();
-    if (last !== undefined) await handleLine(last);
-  } catch (err) {
+    busy = true;
+    let pending: Answer | Promise<Answer>;
+    try {
+      pending = answerNow(dispatch, new Task(parsed.fields), emit);
+    } catch (err) {
+      busy = false;
+      throw err;
+    }
+    if (pending instanceof Promise) return pending.then(answered);
+    answered(pending);
+    return undefined;
+  };
+
+  const fail = (err: unknown): void => {
     // Only the pipes themselves fail here (handlers' errors are answers): stdin unreadable, or stdout
     // closed by the daemon (EPIPE). No answer can be delivered any more, so stop, and say why.
     const reason = err instanceof globalThis.Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`[taskdaemon] the protocol channel failed, stopping: ${reason}\n`);
     process.exit(1);
-  }
+  };
+
+  // Lines are read with 'data' events (an async iterator costs a promise per chunk) and handled strictly in
+  // order: while an async handler works, stdin is paused, and the lines after it wait their turn.
+  const stdin = process.stdin;
+  const splitter = new LineSplitter();
+  let lines: Buffer[] = [];
+  let next = 0;
+  let inFlight: Promise<void> | undefined;
+  const drain = (): void => {
+    inFlight = undefined;
+    try {
+      while (next < lines.length) {
+        const line = lines[next] as Buffer;
+        next += 1;
+        const pending = handleLine(line);
+        if (pending !== undefined) {
+          stdin.pause();
+          inFlight = pending.then(drain, fail);
+          return;
+        }
+      }
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (stdin.isPaused()) stdin.resume();
+  };
+  await new Promise<void>((resolve) => {
+    stdin.on("data", (chunk: Buffer) => {
+      lines = splitter.push(chunk);
+      next = 0;
+      drain();
+    });
+    stdin.on("error", fail);
+    stdin.on("end", () => {
+      void (async () => {
+        while (inFlight !== undefined) await inFlight;
+        const last = splitter.finish();
+        if (last !== undefined) await handleLine(last);
+        resolve();
+      })().catch(fail);
+    });
+  });
 }

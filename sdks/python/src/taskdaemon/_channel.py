@@ -38,8 +38,11 @@ class ProtocolChannel:
     def write_line(self, line: bytes) -> None:
         """Write `line` completely (looping over partial writes); nothing is buffered."""
         with self._lock:
-            view = memoryview(line)
             try:
+                written = os.write(self._fd, line)
+                if written == len(line):
+                    return  # the everyday case: one write took the whole line
+                view = memoryview(line)[written:]
                 while view:
                     written = os.write(self._fd, view)
                     view = view[written:]

@@ -96,7 +96,32 @@ def parse_line(raw: bytes) -> ParsedLine:
                 f"line is not valid JSON: a string holds the lone surrogate \\u{surrogate:04x}, "
                 "which is not Unicode text",
             )
-    return task_from_value(value)
+    return _everyday_task(value) or task_from_value(value)
+
+
+def _everyday_task(value: object) -> Task | None:
+    """Build the Task of a well-formed task line at once, or return None for the full checks.
+
+    Only for values decoded here, after the lone-surrogate check: decoded text holds no lone
+    surrogate, so fields of the right types and non-empty strings are all that is left to check.
+    """
+    if type(value) is not dict:
+        return None
+    task_id = value.get("task_id")
+    task_type = value.get("task_type")
+    task_data = value.get("task_data")
+    attempt = value.get("attempt")
+    if (
+        type(task_id) is str
+        and task_id
+        and type(task_type) is str
+        and task_type
+        and type(task_data) is dict
+        and type(attempt) is int
+        and attempt >= 0
+    ):
+        return checked_task(task_id, task_type, task_data, attempt)
+    return None
 
 
 def _lone_surrogate(value: object) -> int | None:

@@ -26,12 +26,16 @@ class StopReading(BaseException):
 
 
 class _Idle:
-    """The context of `Shutdown.idle()`: a plain class, since the loop enters it once per line
-    and a generator-based context manager costs more than the read itself for small tasks."""
+    """The context of `Shutdown.idle()`.
+
+    A plain class: the loop enters it once per line, and a generator-based context manager costs
+    more than the read itself for small tasks.
+    """
 
     __slots__ = ("_shutdown",)
 
     def __init__(self, shutdown: Shutdown) -> None:
+        """Mark `shutdown` idle while the context is entered."""
         self._shutdown = shutdown
 
     def __enter__(self) -> None:

@@ -26,16 +26,22 @@ module TaskDaemon
     # @return [Boolean]
     def plain?(value, depth)
       case value
-      when nil, true, false, Integer then true
-      when Float then value.finite?
       when String then value.encoding == Encoding::UTF_8 && value.valid_encoding?
-      when Array
-        depth < MAX_NESTING && value.all? { |item| plain?(item, depth + 1) }
+      when Integer, nil, true, false then true
       when Hash
-        depth < MAX_NESTING && value.all? do |key, item|
-          key.instance_of?(String) && key.encoding == Encoding::UTF_8 && key.valid_encoding? &&
-            plain?(item, depth + 1)
+        return false if depth >= MAX_NESTING
+
+        value.each_pair do |key, item|
+          return false unless key.instance_of?(String) && key.encoding == Encoding::UTF_8 &&
+                              key.valid_encoding? && plain?(item, depth + 1)
         end
+        true
+      when Array
+        return false if depth >= MAX_NESTING
+
+        value.each { |item| return false unless plain?(item, depth + 1) }
+        true
+      when Float then value.finite?
       else false
       end
     end

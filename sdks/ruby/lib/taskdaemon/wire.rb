@@ -62,6 +62,11 @@ module TaskDaemon
     # Check a decoded JSON value against the task message and build the Task.
     # @return [Task, Malformed]
     def task_from_value(value, on_event: nil)
+      if everyday_task?(value)
+        # The fast path: Task.new checks the fields once more, and that is the only check needed.
+        return Task.new(task_id: value["task_id"], task_type: value["task_type"], task_data: value["task_data"],
+                        attempt: value["attempt"], on_event: on_event)
+      end
       unless value.is_a?(Hash)
         return malformed("InvalidTask",
                          "a task must be a JSON object, got #{Fields.json_type_name(value)}")
@@ -79,6 +84,19 @@ module TaskDaemon
 
       Task.new(task_id: task_id, task_type: value["task_type"], task_data: value["task_data"],
                attempt: attempt, on_event: on_event)
+    end
+
+    # Whether value has the shape of a valid task at a glance (the fields' types); the full checks,
+    # with their messages, are for everything else.
+    # @return [Boolean]
+    def everyday_task?(value)
+      value.instance_of?(Hash) && everyday_text?(value["task_id"]) && everyday_text?(value["task_type"]) &&
+        value["task_data"].instance_of?(Hash) && value["attempt"].instance_of?(Integer) && value["attempt"] >= 0
+    end
+
+    # @return [Boolean] true for a non-empty String of valid UTF-8
+    def everyday_text?(text)
+      text.instance_of?(String) && !text.empty? && text.encoding == Encoding::UTF_8 && text.valid_encoding?
     end
 
     # Encode a result for the task task_id.
@@ -115,13 +133,24 @@ module TaskDaemon
     # @return [String] compact JSON, UTF-8, ending in LF
     # @raise [UnserialisableError] when a field holds something JSON cannot carry
     def dump_line(message)
-      message.each_pair { |field, value| JsonCheck.check(value, field) }
+      # One fast look at the whole message; only a message that fails it is walked field by field.
+      message.each_pair { |field, value| JsonCheck.check(value, field) } unless JsonCheck.plain?(message, 0)
       begin
-        JSON.generate(message, GENERATE_OPTIONS) << "\n"
+        generator.generate(message) << "\n"
       rescue JSON::JSONError, EncodingError, SystemStackError => e
         # The walk above catches what it knows; whatever else the encoder refuses is named here.
         raise UnserialisableError.new(first_unencodable_field(message), "#{e.class}: #{shorten(e.message)}")
       end
+    end
+
+    # This thread's JSON generator, made once: JSON.generate(message, options) builds and configures
+    # a new one for every line, which cost more than writing the line. Its depth is reset each time,
+    # since a generation that raised leaves it where it stopped.
+    # @return [JSON::State]
+    def generator
+      state = (Thread.current[:taskdaemon_json_generator] ||= JSON::State.new(GENERATE_OPTIONS))
+      state.depth = 0
+      state
     end
 
     # Text made valid UTF-8: text in another encoding is converted, bytes that are not text
