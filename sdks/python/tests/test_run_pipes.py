@@ -410,7 +410,14 @@ class TestLifecycle:
     def test_sigint_during_a_task_behaves_like_sigterm(
         self, start_handler: Callable[..., CheckedHandlerProcess]
     ) -> None:
-        handler = start_handler("behaviours.py")
+        # A background job (CI's shell) may run these tests with SIGINT ignored, and an ignored
+        # disposition is inherited across exec, where the SDK rightly leaves it alone: spawn the
+        # handler with the default one, as from a terminal.
+        ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            handler = start_handler("behaviours.py")
+        finally:
+            signal.signal(signal.SIGINT, ignored)
         handler.send(task("slow", {"seconds": 0.5}, task_id="slow"))
         _wait_for_stderr(handler, "started slow")
         handler.send_signal(signal.SIGINT)
