@@ -426,6 +426,26 @@ class TestLifecycle:
         assert handler.wait(ANSWER_TIMEOUT) == 0
 
 
+    def test_an_ignored_sigint_stays_ignored(
+        self, start_handler: Callable[..., CheckedHandlerProcess]
+    ) -> None:
+        # A handler started as a background job inherits SIGINT ignored; a Ctrl-C meant for the
+        # foreground must not stop it, so the SDK leaves that disposition alone.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            handler = start_handler("behaviours.py")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        handler.send(task("slow", {"seconds": 0.2}, task_id="slow"))
+        _wait_for_stderr(handler, "started slow")
+        handler.send_signal(signal.SIGINT)
+        result, _ = handler.read_result(ANSWER_TIMEOUT)
+        assert result["result"] == "done"
+        after = handler.answer(task("echo", {"still": "serving"}, task_id="after"))
+        assert after["task_id"] == "after"
+        _finish(handler)
+
+
 def test_a_64_mib_task_round_trips(start_handler: Callable[..., CheckedHandlerProcess]) -> None:
     handler = start_handler("echo_task.py")
     blob = "x" * (64 * 1024 * 1024)
