@@ -425,7 +425,6 @@ class TestLifecycle:
         assert result["result"] == "done"
         assert handler.wait(ANSWER_TIMEOUT) == 0
 
-
     def test_an_ignored_sigint_stays_ignored(
         self, start_handler: Callable[..., CheckedHandlerProcess]
     ) -> None:
