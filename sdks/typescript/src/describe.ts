@@ -37,6 +37,11 @@ export function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text);
 }
 
+/** The code unit of the first lone surrogate in `text`, or undefined when there is none. */
+export function firstLoneSurrogate(text: string): number | undefined {
+  return LONE_SURROGATE.exec(text)?.[0].charCodeAt(0);
+}
+
 const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
 
 /** `text` with each lone surrogate written out as the six characters `\udXXX`, so UTF-8 can carry it. */

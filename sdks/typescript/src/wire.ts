@@ -3,7 +3,7 @@
  * and messages written as strict JSON.
  */
 
-import { hasLoneSurrogate, isObject, jsonTypeName, typeNameOf } from "./describe.js";
+import { firstLoneSurrogate, hasLoneSurrogate, isObject, jsonTypeName, typeNameOf } from "./describe.js";
 import { taskIdProblem, taskProblem, type TaskFields } from "./task.js";
 
 const LF = 0x0a;
@@ -68,8 +68,6 @@ function isBlank(line: Uint8Array): boolean {
 
 // A \u escape of a surrogate code unit: only then can a decoded string hold a lone surrogate.
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-// With the u flag a paired surrogate is one code point, so this matches unpaired ones only.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** The first unpaired surrogate in any string (key or value) of a parsed value, or undefined. */
 function loneSurrogate(value: unknown): number | undefined {
@@ -77,8 +75,8 @@ function loneSurrogate(value: unknown): number | undefined {
   while (stack.length > 0) {
     const item = stack.pop();
     if (typeof item === "string") {
-      const found = LONE_SURROGATE.exec(item);
-      if (found !== null) return found[0].charCodeAt(0);
+      const found = firstLoneSurrogate(item);
+      if (found !== undefined) return found;
     } else if (Array.isArray(item)) {
       stack.push(...item);
     } else if (item !== null && typeof item === "object") {
