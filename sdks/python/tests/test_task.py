@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from enum import IntEnum
 from typing import Any
 
 import pytest
 
 from pysdk_support import check_event
 from taskdaemon import Task
+from taskdaemon._task import connect_events
+
+
+class Attempt(IntEnum):
+    FIRST = 0
+    SECOND = 1
 
 
 def _recording_task(events: list[dict[str, Any]]) -> Task:
-    return Task("t1", "kind", {"a": 1}, 0, _emit=events.append)
+    task = Task("t1", "kind", {"a": 1}, 0)
+    connect_events(task, events.append)
+    return task
 
 
 class TestFields:
@@ -26,9 +36,34 @@ class TestFields:
         task.log("goes nowhere")
         task.progress(0.5)
 
-    def test_the_emitter_is_not_part_of_repr_or_equality(self) -> None:
-        assert "_emit" not in repr(Task("t", "k", {}, 0, _emit=print))
-        assert Task("t", "k", {}, 0, _emit=print) == Task("t", "k", {}, 0)
+    def test_the_event_sink_is_not_a_constructor_parameter(self) -> None:
+        with pytest.raises(TypeError, match="_emit"):
+            Task("t", "k", {}, 0, _emit=print)  # type: ignore[call-arg]
+
+    def test_a_connected_task_keeps_its_repr_equality_and_hash(self) -> None:
+        connected = Task("t", "k", {}, 0)
+        connect_events(connected, print)
+        assert repr(connected) == "Task(task_id='t', task_type='k', task_data={}, attempt=0)"
+        assert connected == Task("t", "k", {}, 0)
+
+    @pytest.mark.parametrize(
+        ("task_id", "task_type", "task_data", "attempt"),
+        [
+            ("tâche-1", "café", {}, 0),
+            ("t", "k", OrderedDict(a=1), 0),
+            ("t", "k", {}, Attempt.SECOND),
+        ],
+    )
+    def test_fields_beyond_the_everyday_shape_are_accepted(
+        self, task_id: str, task_type: str, task_data: dict[str, Any], attempt: int
+    ) -> None:
+        task = Task(task_id, task_type, task_data, attempt)
+        assert (task.task_id, task.task_type, task.task_data, task.attempt) == (
+            task_id,
+            task_type,
+            task_data,
+            attempt,
+        )
 
     @pytest.mark.parametrize(
         ("args", "exception", "match"),

@@ -15,7 +15,6 @@ from taskdaemon._task import (
     Problem,
     Task,
     attempt_problem,
-    checked_task,
     json_type_name,
     task_data_problem,
     task_id_problem,
@@ -120,7 +119,7 @@ def _everyday_task(value: object) -> Task | None:
         and type(attempt) is int
         and attempt >= 0
     ):
-        return checked_task(task_id, task_type, task_data, attempt)
+        return Task(task_id, task_type, task_data, attempt)
     return None
 
 
@@ -167,7 +166,7 @@ def task_from_value(value: object) -> Task | Malformed:
     for problem in checks:
         if problem is not None:
             return _malformed("InvalidTask", problem, task_id)
-    return checked_task(task_id, value["task_type"], value["task_data"], attempt)
+    return Task(task_id, value["task_type"], value["task_data"], attempt)
 
 
 def _field_problem(

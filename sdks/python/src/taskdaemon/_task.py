@@ -99,10 +99,13 @@ class Task:
     task_type: str
     task_data: dict[str, Any]
     attempt: int = 0
-    _emit: EventSink | None = field(default=None, repr=False, compare=False)
+    # Where events go: set by connect_events() for the task being executed, never by the caller.
+    _emit: EventSink | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Reject fields the protocol does not allow."""
+        if _plainly_valid(self.task_id, self.task_type, self.task_data, self.attempt):
+            return
         _raise_if(task_id_problem(self.task_id))
         _raise_if(task_type_problem(self.task_type))
         _raise_if(task_data_problem(self.task_data))
@@ -142,23 +145,30 @@ class Task:
             self._emit(event)
 
 
-def checked_task(
-    task_id: str,
-    task_type: str,
-    task_data: dict[str, Any],
-    attempt: int,
-    emit: EventSink | None = None,
-) -> Task:
-    """Build a Task from fields that were already checked, without checking them again.
+def _plainly_valid(task_id: object, task_type: object, task_data: object, attempt: object) -> bool:
+    """Accept the everyday task in a few cheap tests; anything else goes through the full checks.
 
-    The per-task path of `run()` checks each field once, while parsing; the checks of `Task()`
-    and `dataclasses.replace()` would run them two more times per task.
+    Every task run() reads is built here, so this is on the per-task path. ASCII text can hold no
+    lone surrogate (and `str.isascii()` costs nothing on CPython); exact types leave out bool.
     """
-    task = object.__new__(Task)
-    setattr_ = object.__setattr__
-    setattr_(task, "task_id", task_id)
-    setattr_(task, "task_type", task_type)
-    setattr_(task, "task_data", task_data)
-    setattr_(task, "attempt", attempt)
-    setattr_(task, "_emit", emit)
-    return task
+    return (
+        type(task_id) is str
+        and task_id != ""
+        and task_id.isascii()
+        and type(task_type) is str
+        and task_type != ""
+        and task_type.isascii()
+        and type(task_data) is dict
+        and type(attempt) is int
+        and attempt >= 0
+    )
+
+
+def connect_events(task: Task, sink: EventSink) -> None:
+    """Send the events of `task` to `sink` from now on (run() and call() do, for the task in hand).
+
+    Not a constructor parameter: whoever builds a Task gives only the protocol's fields; the
+    executor connects the task it is about to hand to a handler.
+    """
+    # The one write to a frozen Task, to a field outside its equality, hash and repr.
+    object.__setattr__(task, "_emit", sink)
