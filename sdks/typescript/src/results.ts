@@ -9,13 +9,13 @@ const KIND: unique symbol = Symbol.for("taskdaemon.result") as never;
 /** Figures about a run (durations, counts, versions) that the daemon keeps beside the result. */
 export type Metadata = Record<string, unknown>;
 
-/** Options of `new Success()` and `success()`. */
+/** Options of `new Success()`. */
 export interface SuccessOptions {
   /** Figures about the run, kept with the result but not part of it. */
   metadata?: Metadata | undefined;
 }
 
-/** Options of `new TaskError()` and `error()`. */
+/** Options of `new TaskError()`. */
 export interface TaskErrorOptions {
   /** True when a later attempt may succeed (a dependency was down). Default false. */
   retryable?: boolean | undefined;
@@ -189,14 +189,22 @@ function checkTraceback(value: unknown): string | undefined {
   return value;
 }
 
-/** Shorthand for `new Success(result, options)`. */
+/**
+ * `new Success(result, options)` under another name.
+ *
+ * @deprecated Write `new Success(result, options)`, the one documented way. This alias stays so that
+ * handlers written with it keep working; it builds exactly the same `Success`.
+ */
 export function success<T>(result?: T, options?: SuccessOptions): Success<T> {
   return new Success(result, options);
 }
 
 /**
- * Shorthand for `new TaskError(message, options)`. `error(message, true)` (a bare boolean for `retryable`,
- * TaskDaemon's own signature) works too.
+ * `new TaskError(message, options)` under another name; `error(message, true)` (a bare boolean for
+ * `retryable`) works too.
+ *
+ * @deprecated Write `new TaskError(message, options)`, the one documented way. This alias stays so that
+ * handlers written with it keep working; it builds exactly the same `TaskError`.
  */
 export function error(message: string, options?: TaskErrorOptions | boolean): TaskError {
   return new TaskError(message, options);

@@ -64,8 +64,8 @@ describe("the npm package", () => {
     });
 
     writeFileSync(join(project, "handler.mjs"), `
-      import { run, success } from "taskdaemon";
-      run((task) => success({ message: "Hello, " + task.task_data.name + "!" }));
+      import { run, Success } from "taskdaemon";
+      run((task) => new Success({ message: "Hello, " + task.task_data.name + "!" }));
     `);
     const output = runCommand(process.execPath, ["handler.mjs"], {
       cwd: project, input: '{"task_id":"t1","task_type":"hello","task_data":{"name":"Ada"},"attempt":0}\n',
@@ -85,6 +85,26 @@ describe("the npm package", () => {
       assert.ok(names.includes(name), `${name} is not exported to require()`);
     }
     assert.deepEqual(message, { status: "error", error: "nope", retryable: true, task_id: "test-task" });
+  });
+
+  test("the types mark success() and error() deprecated, for import and require, and nothing else", () => {
+    // What an editor shows (struck through) comes from these tags, read here with the compiler's own API.
+    const ts = createRequire(import.meta.url)("typescript");
+    const exported = 'export { run, Success, TaskError, Error, success, error, Task } from "taskdaemon";\n';
+    const files = ["tags.mts", "tags.cts"].map((name) => join(project, name));
+    for (const file of files) writeFileSync(file, exported);
+    const program = ts.createProgram(files, {
+      strict: true, noEmit: true, types: [], module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    });
+    const checker = program.getTypeChecker();
+    for (const file of files) {
+      const deprecated = {};
+      for (const symbol of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)))) {
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        deprecated[symbol.name] = target.getJsDocTags(checker).some((tag) => tag.name === "deprecated");
+      }
+      assert.deepEqual(deprecated, { run: false, Success: false, TaskError: false, Error: false, success: true, error: true, Task: false }, file);
+    }
   });
 
   test("the types check under strict tsc, for import (.mts), require (.cts) and legacy node10 resolution", () => {

@@ -1,5 +1,5 @@
-// Success, TaskError (alias Error), success(), error(): their checks and wire form; the same names from
-// import and require; the SDK's own TaskDaemonError.
+// Success, TaskError (alias Error) and the deprecated aliases success() and error(): their checks and wire
+// form; the same names from import and require; the SDK's own TaskDaemonError.
 
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -33,10 +33,11 @@ describe("Success", () => {
 
   test("with no result it is null on the wire", () => {
     assert.deepEqual(new Success().toMessage("t1"), { status: "success", result: null, task_id: "t1" });
-    assert.deepEqual(success().toMessage(), { status: "success", result: null });
+    assert.deepEqual(new Success().toMessage(), { status: "success", result: null });
   });
 
-  test("success() is new Success()", () => {
+  test("success(), a deprecated alias, is new Success()", () => {
+    assert.deepEqual(success().toMessage(), new Success().toMessage());
     const made = success([1], { metadata: { n: 1 } });
     assert.ok(made instanceof Success);
     assert.deepEqual(made.toMessage(), new Success([1], { metadata: { n: 1 } }).toMessage());
@@ -66,14 +67,15 @@ describe("TaskError", () => {
 
   test("a bare boolean second argument means retryable, as in TaskDaemon's SDK", () => {
     assert.equal(new TaskError("later", true).retryable, true);
-    assert.equal(error("later", true).retryable, true);
-    assert.equal(error("never", false).retryable, false);
+    assert.equal(new TaskError("never", false).retryable, false);
   });
 
-  test("error() is new TaskError()", () => {
+  test("error(), a deprecated alias, is new TaskError(), bare boolean included", () => {
     const made = error("x", { retryable: true, errorType: "X" });
     assert.ok(made instanceof TaskError);
     assert.deepEqual(made.toMessage(), { status: "error", error: "x", retryable: true, error_type: "X" });
+    assert.deepEqual(error("later", true).toMessage(), new TaskError("later", true).toMessage());
+    assert.equal(error("never", false).retryable, false);
   });
 
   const refused = [

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, test } from "node:test";
 
-import { error, isTaskDaemonError, Success, success, Task, TaskDaemonError, TaskError } from "taskdaemon";
+import { isTaskDaemonError, Success, Task, TaskDaemonError, TaskError } from "taskdaemon";
 import { call } from "taskdaemon/testing";
 
 describe("call", () => {
@@ -16,7 +16,7 @@ describe("call", () => {
         task.progress(0.25);
         console.log("printed");
         process.stdout.write("written\n");
-        return success({ greeting: `Hello, ${task.task_data.name}!` });
+        return new Success({ greeting: `Hello, ${task.task_data.name}!` });
       },
       { name: "Ada" },
     );
@@ -32,7 +32,7 @@ describe("call", () => {
   });
 
   test("builds the task from the defaults, or from the options", async () => {
-    const fields = (task) => success([task.task_id, task.task_type, task.task_data, task.attempt]);
+    const fields = (task) => new Success([task.task_id, task.task_type, task.task_data, task.attempt]);
     assert.deepEqual((await call(fields)).result.result, ["test-task", "test", {}, 0]);
     assert.deepEqual((await call(fields, { a: 1 }, { taskType: "t", taskId: "id-9", attempt: 2 })).result.result, ["id-9", "t", { a: 1 }, 2]);
   });
@@ -58,14 +58,14 @@ describe("call", () => {
   });
 
   test("an unserialisable result is the UnserialisableResult error, as it would be sent", async () => {
-    const outcome = await call(() => success({ x: NaN }));
+    const outcome = await call(() => new Success({ x: NaN }));
     assert.ok(outcome.result instanceof TaskError);
     assert.equal(outcome.result.errorType, "UnserialisableResult");
     assert.equal(outcome.message.error, "result is not JSON-serialisable: result.x is NaN");
   });
 
   test("dispatches an object of handlers by taskType, and names unknown types", async () => {
-    const handlers = { a: () => success("A"), b: () => error("B", true) };
+    const handlers = { a: () => new Success("A"), b: () => new TaskError("B", true) };
     assert.equal((await call(handlers, {}, { taskType: "a" })).message.result, "A");
     assert.deepEqual((await call(handlers, {}, { taskType: "b" })).message, { status: "error", error: "B", retryable: true, task_id: "test-task" });
     const unknown = await call(handlers, {}, { taskType: "c" });

@@ -1,11 +1,11 @@
 // One handler process, one behaviour per task type, for the tests in test/process.test.mjs.
 import { setTimeout as delay } from "node:timers/promises";
-import { Error, error, run, Success, success, TaskError } from "taskdaemon";
+import { Error, run, Success, TaskError } from "taskdaemon";
 
 class ValidationError extends globalThis.Error {}
 
 run({
-  echo: (task) => success({ task_id: task.task_id, task_type: task.task_type, task_data: task.task_data, attempt: task.attempt }),
+  echo: (task) => new Success({ task_id: task.task_id, task_type: task.task_type, task_data: task.task_data, attempt: task.attempt }),
 
   // Async, with the delay the task asks for: answers must still come back in task order.
   sleep: async (task) => {
@@ -19,7 +19,7 @@ run({
     console.log(fake);
     console.info(fake);
     process.stdout.write(`${fake}\n`);
-    return success("clean");
+    return new Success("clean");
   },
 
   "throw-type-error": () => {
@@ -65,17 +65,17 @@ run({
   "lone-surrogate": () => new Success("\ud800"),
   map: () => new Success(new Map([["a", 1]])),
 
-  "error-bare-boolean": () => error("try later", true),
+  "error-bare-boolean": () => new TaskError("try later", true),
   "error-options": () =>
     new TaskError("upstream returned 503", { retryable: true, errorType: "UpstreamUnavailable", retryAfter: 5, metadata: { tries: 3 } }),
-  "success-metadata": () => success([1, 2], { metadata: { ms: 12 } }),
+  "success-metadata": () => new Success([1, 2], { metadata: { ms: 12 } }),
 
   events: (task) => {
     task.log("starting");
     task.progress(0.5, "halfway");
     task.log("details", "debug");
     task.progress(1);
-    return success("done");
+    return new Success("done");
   },
   "bad-level": (task) => {
     task.log("loud", "critical");
@@ -83,18 +83,18 @@ run({
   // An event after the result would be for a task the daemon no longer has in hand: it is dropped.
   "late-event": (task) => {
     setTimeout(() => task.log("too late"), 5);
-    return success("early");
+    return new Success("early");
   },
   // A promise nobody awaits rejects: logged to stderr, and the process keeps serving.
   "forgotten-promise": () => {
     Promise.reject(new globalThis.Error("forgotten"));
-    return success("ok");
+    return new Success("ok");
   },
 
   // For the SIGTERM tests: says on stderr that it started, so the test knows a task is in hand.
   slow: async (task) => {
     process.stderr.write(`slow task ${task.task_id} started\n`);
     await delay(task.task_data.ms ?? 1000);
-    return success("finished");
+    return new Success("finished");
   },
 });
