@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from taskdaemond.config import HandlerConfig
-from taskdaemond.pool import CRASH_LOOP_THRESHOLD, HandlerPool, restart_delay
+from taskdaemond.defaults import CRASH_LOOP_THRESHOLD
+from taskdaemond.pool import HandlerPool, restart_delay
 from taskdaemond.queue.models import ClaimedTask
 from taskdaemond.runtime import Crashed, Outcome, Succeeded
 from tests.conftest import handler_command
@@ -16,13 +17,24 @@ T = TypeVar("T")
 
 
 class Recorder:
+    """A PoolFeed that feeds nothing ahead and records every outcome."""
+
     def __init__(self) -> None:
         self.outcomes: list[tuple[str, Outcome]] = []
         self.changed = asyncio.Event()
 
-    def on_outcome(self, task: ClaimedTask, outcome: Outcome, duration: float) -> None:
+    def next_task(self, task_type: str) -> ClaimedTask | None:
+        return None
+
+    def finished(self, task: ClaimedTask, outcome: Outcome, duration: float) -> None:
         self.outcomes.append((task.id, outcome))
         self.changed.set()
+
+    def event(self, task: ClaimedTask, message: dict[str, Any]) -> None:
+        pass
+
+    def freed(self, task_type: str) -> None:
+        pass
 
     async def wait_for(self, count: int, timeout: float = 20) -> None:
         async with asyncio.timeout(timeout):
@@ -38,7 +50,7 @@ def task(n: int, data: str = '{"pid": true}') -> ClaimedTask:
 def with_pool(config: HandlerConfig, scenario: Callable[[HandlerPool, Recorder], Awaitable[T]]) -> T:
     async def main() -> T:
         recorder = Recorder()
-        pool = HandlerPool(config, daemon_id="test", on_outcome=recorder.on_outcome, on_event=lambda t, e: None)
+        pool = HandlerPool(config, feed=recorder, daemon_id="test")
         await pool.start()
         try:
             return await scenario(pool, recorder)
@@ -147,11 +159,13 @@ def test_stop_interrupts_the_task_in_flight_and_leaves_no_process() -> None:
     async def main() -> tuple[list[tuple[str, Outcome]], list[int]]:
         recorder = Recorder()
         config = HandlerConfig(task_type="t", command=tuple(handler_command("hang")), instances=2)
-        pool = HandlerPool(config, daemon_id="test", on_outcome=recorder.on_outcome, on_event=lambda t, e: None)
+        pool = HandlerPool(config, feed=recorder, daemon_id="test")
         await pool.start()
         pids = [slot.instance.pid for slot in pool.slots if slot.instance and slot.instance.pid]
         pool.dispatch(task(1, "{}"))
-        await asyncio.sleep(0.3)
+        async with asyncio.timeout(20):  # the handler has the task in hand
+            while not any(slot.instance and slot.instance.current_task_id == "t1" for slot in pool.slots):
+                await asyncio.sleep(0.01)
         await pool.stop()
         return recorder.outcomes, pids
 

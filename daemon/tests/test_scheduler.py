@@ -37,8 +37,8 @@ def with_scheduler(cfg: Config, scenario: Callable[[Scheduler], Awaitable[T]], g
 
 
 async def submit_and_wait(s: Scheduler, task_type: str, data: dict[str, Any], **kw: Any) -> TaskRecord:
-    [task_id] = await s.submit([s.make_task(task_type, data, **kw)])
-    return await s.wait_final(task_id, 30)
+    [task_id] = await s.service.submit([s.service.make_task(task_type, data, **kw)])
+    return await s.service.wait_final(task_id, 30)
 
 
 def counter(s: Scheduler, name: str, task_type: str = "echo") -> float:
@@ -96,9 +96,9 @@ def test_handler_retries_setting_is_the_default_budget(tmp_path: Path) -> None:
 
 def test_retry_after_from_the_handler_sets_the_next_run_time(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> TaskRecord:
-        [task_id] = await s.submit([s.make_task("echo", {"fail": "later", "retryable": True, "retry_after": 60})])
+        [task_id] = await s.service.submit([s.service.make_task("echo", {"fail": "later", "retryable": True, "retry_after": 60})])
         for _ in range(200):
-            record = await s.get(task_id)
+            record = await s.service.get(task_id)
             if record.errors:
                 return record
             await asyncio.sleep(0.05)
@@ -149,7 +149,7 @@ def test_wrong_task_id_fails_the_task_and_restarts_the_instance(tmp_path: Path) 
     async def scenario(s: Scheduler) -> tuple[TaskRecord, int]:
         record = await submit_and_wait(s, "wrong", {})
         await asyncio.sleep(0.3)
-        return record, s.pool_states()["wrong"]["slots"][0]["restarts"]
+        return record, s.dispatcher.pool_states()["wrong"]["slots"][0]["restarts"]
 
     cfg = config(tmp_path, wrong=handler_table("wrong_id", instances=1))
     record, restarts = with_scheduler(cfg, scenario)
@@ -166,10 +166,10 @@ def test_events_are_stored_with_the_task(tmp_path: Path) -> None:
 
 def test_delayed_task_waits_for_its_time(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> tuple[TaskStatus, TaskRecord]:
-        [task_id] = await s.submit([s.make_task("echo", {}, delay=0.8)])
+        [task_id] = await s.service.submit([s.service.make_task("echo", {}, delay=0.8)])
         await asyncio.sleep(0.4)
-        early = (await s.get(task_id)).status
-        return early, await s.wait_final(task_id, 20)
+        early = (await s.service.get(task_id)).status
+        return early, await s.service.wait_final(task_id, 20)
 
     early, record = with_scheduler(config(tmp_path), scenario)
     assert early is TaskStatus.PENDING
@@ -179,8 +179,8 @@ def test_delayed_task_waits_for_its_time(tmp_path: Path) -> None:
 
 def test_cancel_pending_task_cancels_it_without_running_it(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> TaskRecord:
-        [task_id] = await s.submit([s.make_task("echo", {}, delay=30)])
-        return await s.cancel(task_id)
+        [task_id] = await s.service.submit([s.service.make_task("echo", {}, delay=30)])
+        return await s.service.cancel(task_id)
 
     record = with_scheduler(config(tmp_path), scenario)
     assert record.status is TaskStatus.CANCELLED and record.attempts == 0
@@ -188,13 +188,13 @@ def test_cancel_pending_task_cancels_it_without_running_it(tmp_path: Path) -> No
 
 def test_cancel_running_task_stops_its_instance(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> tuple[TaskRecord, int]:
-        [task_id] = await s.submit([s.make_task("hang", {})])
+        [task_id] = await s.service.submit([s.service.make_task("hang", {})])
         for _ in range(200):
-            if s.pools["hang"].running_task_ids():
+            if s.dispatcher.pools["hang"].running_task_ids():
                 break
             await asyncio.sleep(0.02)
-        pid = s.pool_states()["hang"]["slots"][0]["pid"]
-        record = await s.cancel(task_id)
+        pid = s.dispatcher.pool_states()["hang"]["slots"][0]["pid"]
+        record = await s.service.cancel(task_id)
         return record, pid
 
     from tests.conftest import pid_alive
@@ -210,7 +210,7 @@ def test_shutdown_lets_a_short_task_finish_within_the_grace(tmp_path: Path) -> N
         cfg = config(tmp_path)
         s = Scheduler(cfg, open_queue(cfg.daemon), DaemonMetrics())
         await s.start()
-        [task_id] = await s.submit([s.make_task("echo", {"sleep": 0.5})])
+        [task_id] = await s.service.submit([s.service.make_task("echo", {"sleep": 0.5})])
         await asyncio.sleep(0.2)
         counts = await s.shutdown(grace=10)
         queue = open_queue(cfg.daemon)
@@ -229,9 +229,9 @@ def shutdown_with_a_hanging_task(tmp_path: Path, requeue: bool) -> tuple[dict[st
         cfg = config(tmp_path, hang=handler_table("hang", instances=1, requeue_on_interrupt=requeue))
         s = Scheduler(cfg, open_queue(cfg.daemon), DaemonMetrics())
         await s.start()
-        [task_id] = await s.submit([s.make_task("hang", {})])
+        [task_id] = await s.service.submit([s.service.make_task("hang", {})])
         for _ in range(200):
-            if s.pools["hang"].running_task_ids():
+            if s.dispatcher.pools["hang"].running_task_ids():
                 break
             await asyncio.sleep(0.02)
         counts = await s.shutdown(grace=0.3)
@@ -261,7 +261,7 @@ def test_interrupted_task_can_be_redriven(tmp_path: Path) -> None:
     assert record is not None
 
     async def scenario(s: Scheduler) -> TaskStatus:
-        redriven = await s.redrive(record.id)
+        redriven = await s.service.redrive(record.id)
         return redriven.status
 
     cfg = config(tmp_path, hang=handler_table("hang", instances=1, requeue_on_interrupt=False))
@@ -270,8 +270,8 @@ def test_interrupted_task_can_be_redriven(tmp_path: Path) -> None:
 
 def test_many_tasks_all_complete_across_instances(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> list[TaskRecord]:
-        ids = await s.submit([s.make_task("echo", {"echo": n}) for n in range(300)])
-        return [await s.wait_final(task_id, 60) for task_id in ids]
+        ids = await s.service.submit([s.service.make_task("echo", {"echo": n}) for n in range(300)])
+        return [await s.service.wait_final(task_id, 60) for task_id in ids]
 
     cfg = config(tmp_path, echo=handler_table("behave", instances=2))
     records = with_scheduler(cfg, scenario)
@@ -283,9 +283,9 @@ def test_workers_bounds_the_tasks_in_flight_across_every_pool(tmp_path: Path) ->
     spans = tmp_path / "spans.txt"
 
     async def scenario(s: Scheduler) -> list[TaskRecord]:
-        tasks = [s.make_task(t, {"sleep": 0.1, "span": str(spans)}) for t in ("a", "b", "a", "b")]
-        ids = await s.submit(tasks)
-        return [await s.wait_final(task_id, 30) for task_id in ids]
+        tasks = [s.service.make_task(t, {"sleep": 0.1, "span": str(spans)}) for t in ("a", "b", "a", "b")]
+        ids = await s.service.submit(tasks)
+        return [await s.service.wait_final(task_id, 30) for task_id in ids]
 
     cfg = make_config(
         tmp_path,

@@ -7,41 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from taskdaemond.config import HandlerConfig
-from taskdaemond.runtime import (
-    Aborted,
-    Crashed,
-    HandlerFailed,
-    HandlerInstance,
-    Outcome,
-    ProtocolViolation,
-    Succeeded,
-    TimedOut,
-    launch_spec,
-)
-
-
-def outcome_as_result(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as a result message (what the handler said, or what went wrong)."""
-    if isinstance(outcome, Succeeded):
-        return {"status": "success", "result": outcome.result, "metadata": outcome.metadata}
-    if isinstance(outcome, HandlerFailed):
-        return {
-            "status": "error",
-            "error": outcome.error,
-            "retryable": outcome.retryable,
-            "error_type": outcome.error_type,
-            "retry_after": outcome.retry_after,
-            "traceback": outcome.traceback,
-        }
-    kinds: dict[type, tuple[str, bool]] = {
-        Crashed: ("HandlerCrashed", True),
-        TimedOut: ("Timeout", True),
-        ProtocolViolation: ("ProtocolError", False),
-        Aborted: ("Interrupted", True),
-    }
-    error_type, retryable = kinds[type(outcome)]
-    message = getattr(outcome, "error", None) or getattr(outcome, "reason", "")
-    return {"status": "error", "error": message, "retryable": retryable, "error_type": error_type}
+from taskdaemond.runtime import HandlerInstance, launch_spec
 
 
 async def call_once(
@@ -67,4 +33,4 @@ async def call_once(
         outcome = await instance.run(task_id, json.dumps(data, separators=(",", ":")), attempt, timeout, on_event)
     finally:
         await instance.stop()
-    return events, outcome_as_result(outcome)
+    return events, outcome.as_result()

@@ -53,10 +53,46 @@ HANDLER_TERM_GRACE = 2.0
 RESTART_DELAY_INITIAL = 0.1
 #: Upper bound of the restart delay of an instance that keeps crashing, in seconds.
 RESTART_DELAY_MAX = 30.0
+#: Consecutive failed starts or crashes after which an instance counts as crash-looping.
+CRASH_LOOP_THRESHOLD = 3
+#: Seconds to wait for the rest of a handler's stderr once it has exited.
+STDERR_DRAIN_TIMEOUT = 1.0
+#: Seconds the engine may take to remove a stopped container before the daemon gives up on it.
+CONTAINER_CLEANUP_TIMEOUT = 30.0
+#: Seconds ``image exists`` may take before the image check gives up.
+IMAGE_CHECK_TIMEOUT = 30.0
+#: Seconds between looks at the pools while shutdown waits for tasks in flight.
+SHUTDOWN_POLL_INTERVAL = 0.2
 #: Lines of a handler's stderr kept to explain a crash.
 STDERR_TAIL_LINES = 20
 #: Largest stdout or stderr line read from a handler, in bytes: in effect none (1 TiB).
 MAX_LINE_BYTES = 1 << 40
+
+#: How much work one claim buffers, in seconds of the recent throughput: enough to keep fast
+#: handlers busy while the next claim runs, little enough that slow tasks stay pending.
+CLAIM_AHEAD_SECONDS = 0.05
+#: Seconds the group writer lets outcomes gather before a commit, under load: a few
+#: milliseconds of latency buy one transaction per tens of tasks instead of one per task.
+GROUP_COMMIT_WINDOW = 0.002
+#: Seconds between re-reads of a task a client waits for (a final status may come from
+#: elsewhere: another daemon, a cancel of a pending task).
+WAIT_RECHECK = 1.0
+#: Milliseconds a SQLite statement waits for a lock held by another connection.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+#: Lease renewals (and reaper passes) per lease period on a shared queue: a renewal can be
+#: late by up to three quarters of the lease before another daemon reclaims the task.
+RENEWALS_PER_LEASE = 4
+#: Seconds to wait for a PostgreSQL connection, when connecting and when taking one from the
+#: pool: the API answers 503 after this long while the database is down.
+POSTGRES_CONNECT_TIMEOUT = 3.0
+#: PostgreSQL connections per daemon: the claimers, the group writer and the API share them.
+POSTGRES_MIN_CONNECTIONS = 2
+POSTGRES_MAX_CONNECTIONS = 8
+#: Seconds between attempts to get the LISTEN connection back after it broke.
+POSTGRES_LISTEN_RETRY = 1.0
+#: Most expired leases one reaper pass puts back.
+POSTGRES_REAP_LIMIT = 10_000
 
 #: Seconds between two looks at the queue when nothing told the scheduler to look
 #: (tasks that become due, other daemons sharing a queue).

@@ -42,3 +42,12 @@ class TaskNotFound(DaemonError):
 
 class InvalidTaskState(DaemonError):
     """Raised when an action does not apply to a task in its current status."""
+
+
+class NotRedrivable(InvalidTaskState):
+    """Raised when a task asked to be redriven is neither failed nor interrupted."""
+
+    def __init__(self, task_id: str, status: str) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(f"task {task_id} is {status}; only failed or interrupted tasks can be redriven")

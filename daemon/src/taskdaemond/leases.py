@@ -11,12 +11,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from taskdaemond import defaults
 from taskdaemond.queue.base import TaskQueue
 
 log = logging.getLogger("taskdaemond.leases")
-
-#: Renewals (and reaper passes) per lease period.
-RENEWALS_PER_LEASE = 4
 
 
 class LeaseKeeper:
@@ -31,7 +29,7 @@ class LeaseKeeper:
         self._queue = queue
         self._held = held
         self._on_reclaimed = on_reclaimed
-        self.interval = queue.lease_seconds / RENEWALS_PER_LEASE
+        self.interval = queue.lease_seconds / defaults.RENEWALS_PER_LEASE
         #: Leases this daemon found expired and put back (each such task runs again).
         self.reclaimed = 0
         #: Why the last pass failed (the database is unreachable), or None.

@@ -3,10 +3,14 @@ tests, no global state)."""
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from taskdaemond.queue.models import Transition
 
 #: Buckets of task_duration_seconds: from a no-op to a long job.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -76,6 +80,16 @@ class DaemonMetrics:
             )
             self._children[task_type] = children
         return children
+
+    def count(self, transitions: Sequence[Transition]) -> None:
+        """Add committed transitions to their counters, summed per group (one inc per counter
+        and type, not per task)."""
+        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        for transition in transitions:
+            if transition.task_type is not None:
+                counts.update((transition.task_type, name) for name in transition.counters)
+        for (task_type, name), count in counts.items():
+            getattr(self.for_type(task_type), name).inc(count)
 
     def update_queue(self, counts: dict[str, int]) -> None:
         self.queue_size.set(counts.get("pending", 0))

@@ -14,34 +14,34 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from taskdaemond import defaults
 from taskdaemond.config import HandlerConfig
 from taskdaemond.queue.models import ClaimedTask
-from taskdaemond.runtime import (
-    Aborted,
-    Crashed,
-    HandlerFailed,
-    HandlerInstance,
-    Outcome,
-    ProtocolViolation,
-    Succeeded,
-    TimedOut,
-    launch_spec,
-)
+from taskdaemond.runtime import Crashed, HandlerInstance, InstanceFate, Outcome, launch_spec
 from taskdaemond.runtime.container import describe_exit
+from taskdaemond.runtime.outcomes import INTERRUPTED
 
 log = logging.getLogger("taskdaemond.pool")
 
-OutcomeCallback = Callable[[ClaimedTask, Outcome, float], None]
-EventCallback = Callable[[ClaimedTask, dict[str, Any]], None]
 
-#: Consecutive failed starts or crashes after which a slot counts as crash-looping.
-CRASH_LOOP_THRESHOLD = 3
+class PoolFeed(Protocol):
+    """How a pool reports up to whoever feeds it (the dispatcher): its one interface."""
+
+    def next_task(self, task_type: str) -> ClaimedTask | None:
+        """A task for an instance that just answered, when one is ready; else None."""
+
+    def finished(self, task: ClaimedTask, outcome: Outcome, duration: float) -> None:
+        """An attempt ended (``duration`` in seconds)."""
+
+    def event(self, task: ClaimedTask, message: dict[str, Any]) -> None:
+        """The handler sent a log or progress event for the task in hand."""
+
+    def freed(self, task_type: str) -> None:
+        """An instance became free for a task."""
 
 
 class SlotState(StrEnum):
@@ -90,20 +90,14 @@ class HandlerPool:
         self,
         handler: HandlerConfig,
         *,
+        feed: PoolFeed,
         daemon_id: str,
-        on_outcome: OutcomeCallback,
-        on_event: EventCallback,
-        on_free: Callable[[], None] = lambda: None,
-        next_task: Callable[[], ClaimedTask | None] = lambda: None,
         engine_executable: str | None = None,
     ) -> None:
         self.handler = handler
         self.task_type = handler.task_type
+        self._feed = feed
         self._daemon_id = daemon_id
-        self._on_outcome = on_outcome
-        self._on_event = on_event
-        self._on_free = on_free
-        self._next_task = next_task
         self._engine_executable = engine_executable
         self.slots = [Slot(index) for index in range(handler.instances)]
         self._next = 0  # round-robin position
@@ -161,7 +155,7 @@ class HandlerPool:
 
     def _freed(self) -> None:
         self._changed.set()
-        self._on_free()
+        self._feed.freed(self.task_type)
 
     # -- dispatch --------------------------------------------------------------------
 
@@ -229,7 +223,7 @@ class HandlerPool:
                 task.data_json,
                 task.attempt,
                 self.handler.timeout,
-                lambda message: self._on_event(task, message),
+                lambda message: self._feed.event(task, message),
             )
         except Exception as exc:  # a bug of ours must not lose the task: it is retried
             log.exception("%s: running task %s failed", instance.name, task.id)
@@ -237,45 +231,48 @@ class HandlerPool:
             instance.abort("crashed")
         slot.tasks_run += 1
         slot.task = None
-        following = self._following(slot, instance, outcome)
+        following = self._following(instance, outcome)
         if following is not None:
             # The handler starts on the next task while this outcome is recorded.
             slot.task = following
             instance.send_ahead(following.id, following.data_json, following.attempt)
-        self._on_outcome(task, outcome, time.monotonic() - started)
-        if following is not None:
+        self._feed.finished(task, outcome, time.monotonic() - started)
+        if outcome.answered:
             slot.consecutive_failures = 0
+        if following is not None:
             return following
-        if isinstance(outcome, Crashed):
-            slot.last_exit_code = outcome.exit_code
-        if isinstance(outcome, Crashed | TimedOut):
-            slot.last_error = outcome.error
+        if outcome.fate is InstanceFate.REPLACE_AFTER_FAILURE:
+            if isinstance(outcome, Crashed):
+                slot.last_exit_code = outcome.exit_code
+            slot.last_error = outcome.message
             slot.consecutive_failures += 1
             await self._replace(slot, failed=True)
-        elif isinstance(outcome, Aborted) or (isinstance(outcome, ProtocolViolation) and outcome.restart):
+        elif outcome.fate is InstanceFate.REPLACE:
+            await self._replace(slot, failed=False)
+        elif self._due_for_recycling(instance):
+            log.info("%s: answered %d tasks; recycling it", instance.name, instance.tasks_answered)
             await self._replace(slot, failed=False)
         else:
-            if isinstance(outcome, Succeeded | HandlerFailed | ProtocolViolation):
-                slot.consecutive_failures = 0
-            limit = self.handler.max_tasks_per_instance
-            if limit is not None and instance.tasks_answered >= limit:
-                log.info("%s: answered %d tasks; recycling it", instance.name, instance.tasks_answered)
-                await self._replace(slot, failed=False)
-            else:
-                slot.state = SlotState.IDLE
-                self._freed()
+            slot.state = SlotState.IDLE
+            self._freed()
         return None
 
-    def _following(self, slot: Slot, instance: HandlerInstance, outcome: Outcome) -> ClaimedTask | None:
+    def _due_for_recycling(self, instance: HandlerInstance) -> bool:
+        limit = self.handler.max_tasks_per_instance
+        return limit is not None and instance.tasks_answered >= limit
+
+    def _following(self, instance: HandlerInstance, outcome: Outcome) -> ClaimedTask | None:
         """The task this instance takes at once after ``outcome``: only when the instance is
         healthy, not due for recycling, and every other instance is busy, so that it is the
-        one any selection strategy would pick (no round trip through the scheduler)."""
-        if not isinstance(outcome, Succeeded | HandlerFailed) or self._stopping or self.idle_count:
+        one any selection strategy would pick (no round trip through the dispatcher)."""
+        if (
+            outcome.fate is not InstanceFate.KEEP
+            or self._stopping
+            or self.idle_count
+            or self._due_for_recycling(instance)
+        ):
             return None
-        limit = self.handler.max_tasks_per_instance
-        if limit is not None and instance.tasks_answered >= limit:
-            return None
-        return self._next_task()
+        return self._feed.next_task(self.task_type)
 
     async def _replace(self, slot: Slot, *, failed: bool) -> None:
         """Stop the slot's instance and start a new one, after the crash-loop delay if failed."""
@@ -316,7 +313,7 @@ class HandlerPool:
                 return False
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+                await asyncio.wait_for(self._changed.wait(), min(remaining, defaults.SHUTDOWN_POLL_INTERVAL))
         return True
 
     async def stop(self) -> None:
@@ -325,7 +322,7 @@ class HandlerPool:
         self._stop_event.set()
         for slot in self.slots:
             if slot.task is not None and slot.instance is not None:
-                slot.instance.abort("interrupted", term_grace=defaults.HANDLER_TERM_GRACE)
+                slot.instance.abort(INTERRUPTED, term_grace=defaults.HANDLER_TERM_GRACE)
         for slot in self.slots:
             slot.mailbox.put_nowait(None)
         workers = [slot.worker for slot in self.slots if slot.worker is not None]
@@ -342,7 +339,7 @@ class HandlerPool:
 
     def state(self) -> dict[str, Any]:
         """The pool as /health shows it."""
-        crash_looping = any(s.consecutive_failures >= CRASH_LOOP_THRESHOLD for s in self.slots)
+        crash_looping = any(s.consecutive_failures >= defaults.CRASH_LOOP_THRESHOLD for s in self.slots)
         return {
             "instances": self.size,
             "idle": sum(1 for s in self.slots if s.state is SlotState.IDLE),

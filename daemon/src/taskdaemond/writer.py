@@ -8,14 +8,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from taskdaemond import defaults
 from taskdaemond.queue.base import TaskQueue
 from taskdaemond.queue.models import TaskEvent, Transition
 
 log = logging.getLogger("taskdaemond.writer")
-
-#: Seconds the writer lets outcomes gather before a commit: a few milliseconds of latency buy
-#: one transaction per tens of tasks instead of one per task.
-GROUP_COMMIT_WINDOW = 0.002
 
 
 class GroupWriter:
@@ -46,13 +43,13 @@ class GroupWriter:
         self._wake.set()
 
     async def _run(self) -> None:
-        last_commit = -GROUP_COMMIT_WINDOW
+        last_commit = -defaults.GROUP_COMMIT_WINDOW
         while True:
             await self._wake.wait()
             # Under load (the previous commit ended less than a window ago) outcomes gather for
             # the rest of the window; after a quiet spell the first one is committed at once, so a
             # lone task does not wait out the window.
-            pause = last_commit + GROUP_COMMIT_WINDOW - time.monotonic()
+            pause = last_commit + defaults.GROUP_COMMIT_WINDOW - time.monotonic()
             if pause > 0 and not self._closing:
                 await asyncio.sleep(pause)
             self._wake.clear()

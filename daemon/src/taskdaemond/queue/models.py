@@ -76,6 +76,8 @@ class Transition:
     crashed: bool = False
     task_type: str | None = None  # lets the scheduler wake the right dispatcher after a commit
     seq: int = 0  # the claimed task's queue position, when known: a faster key than the id
+    #: The per-type counters of ``metrics.TypeMetrics`` this transition adds one to once committed.
+    counters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

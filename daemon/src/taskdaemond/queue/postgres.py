@@ -39,17 +39,6 @@ log = logging.getLogger("taskdaemond.queue.postgres")
 T = TypeVar("T")
 Connection = psycopg.AsyncConnection[Any]
 
-#: Seconds to wait for a connection, when connecting and when taking one from the pool: the
-#: API answers 503 after this long while the database is down.
-CONNECT_TIMEOUT = 3.0
-#: Connections per daemon: the claimers, the group writer and the API share them.
-MIN_CONNECTIONS = 2
-MAX_CONNECTIONS = 8
-#: Seconds between attempts to get the LISTEN connection back after it broke.
-LISTEN_RETRY = 1.0
-#: Most expired leases one reaper pass puts back.
-REAP_LIMIT = 10_000
-
 
 def redact(url: str) -> str:
     """``url`` without its password, to show in messages and logs."""
@@ -100,8 +89,8 @@ class PostgresQueue(TaskQueue):
         task_selection: str = "fifo",
         *,
         lease_seconds: float = defaults.DEFAULT_LEASE_SECONDS,
-        min_connections: int = MIN_CONNECTIONS,
-        max_connections: int = MAX_CONNECTIONS,
+        min_connections: int = defaults.POSTGRES_MIN_CONNECTIONS,
+        max_connections: int = defaults.POSTGRES_MAX_CONNECTIONS,
     ) -> None:
         self.url = url
         self.lease_seconds = lease_seconds
@@ -169,16 +158,16 @@ class PostgresQueue(TaskQueue):
             self.url,
             min_size=self._min_connections,
             max_size=self._max_connections,
-            kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+            kwargs={"autocommit": True, "connect_timeout": int(defaults.POSTGRES_CONNECT_TIMEOUT)},
             # A connection is checked as it leaves the pool: after the server restarted, the
             # stale ones are dropped instead of failing a request each.
             check=AsyncConnectionPool.check_connection,
-            timeout=CONNECT_TIMEOUT,
+            timeout=defaults.POSTGRES_CONNECT_TIMEOUT,
             open=False,
             name=f"taskdaemon-{self.daemon_id}",
         )
         try:
-            await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            await pool.open(wait=True, timeout=defaults.POSTGRES_CONNECT_TIMEOUT)
         except (PoolTimeout, psycopg.Error) as exc:
             await pool.close()
             raise self._unavailable(exc) from None
@@ -222,7 +211,7 @@ class PostgresQueue(TaskQueue):
         while not self._closing:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                    self.url, autocommit=True, connect_timeout=int(defaults.POSTGRES_CONNECT_TIMEOUT)
                 )
                 async with conn:
                     await conn.execute(f"LISTEN {sql.TASKS_CHANNEL}")
@@ -242,7 +231,7 @@ class PostgresQueue(TaskQueue):
                     reason = scrub(" ".join(str(exc).split()), self.url)
                     log.warning("LISTEN connection to %s lost (%s); reconnecting", redact(self.url), reason)
                 lost = True
-            await asyncio.sleep(LISTEN_RETRY)
+            await asyncio.sleep(defaults.POSTGRES_LISTEN_RETRY)
 
     async def close(self) -> None:
         self._closing = True
@@ -401,7 +390,9 @@ class PostgresQueue(TaskQueue):
 
     async def reclaim_expired(self, now: float) -> list[tuple[str, str]]:
         async def work(conn: Connection) -> list[tuple[str, str]]:
-            rows = await (await conn.execute(sql.REAP_EXPIRED, {"now": now, "limit": REAP_LIMIT})).fetchall()
+            rows = await (
+                await conn.execute(sql.REAP_EXPIRED, {"now": now, "limit": defaults.POSTGRES_REAP_LIMIT})
+            ).fetchall()
             reclaimed = [(row[0], row[1]) for row in rows]
             if reclaimed:  # wake the daemons that have room for them
                 await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, sorted({t for _, t in reclaimed})))
@@ -511,7 +502,7 @@ def preflight(url: str) -> str | None:
     except ValueError as exc:
         return f"invalid database_url {redact(url)}: {exc}"
     try:
-        with psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)) as conn:
+        with psycopg.connect(url, connect_timeout=int(defaults.POSTGRES_CONNECT_TIMEOUT)) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         reason = scrub(" ".join(str(exc).split()), url) or type(exc).__name__

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from taskdaemond import defaults
 from taskdaemond.queue import sql
 from taskdaemond.queue.base import TaskQueue, claim_order_key
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
@@ -120,7 +121,7 @@ class SqliteQueue(TaskQueue):
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
-        self.db.execute("PRAGMA busy_timeout = 5000")
+        self.db.execute(f"PRAGMA busy_timeout = {defaults.SQLITE_BUSY_TIMEOUT_MS}")
         self.db.executescript(sql.SCHEMA)
         for name, create in sql.CLAIM_INDEXES.items():
             self.db.execute(create if name == self._claim_index else f"DROP INDEX IF EXISTS {name}")

@@ -11,6 +11,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 
+from taskdaemond import defaults
 from taskdaemond.config import Config, HandlerConfig
 from taskdaemond.errors import ConfigError
 from taskdaemond.runtime.spec import LaunchSpec
@@ -29,8 +30,6 @@ ENGINE_EXIT_CODES = {
     126: "the image's command cannot be invoked",
     127: "the image's command was not found",
 }
-#: Seconds `image exists` may take before the check gives up.
-IMAGE_CHECK_TIMEOUT = 30.0
 
 
 def container_name(task_type: str, index: int, daemon_id: str) -> str:
@@ -108,7 +107,7 @@ def check_images(config: Config) -> None:
         asked.add((handler.engine, handler.image))
         argv = image_exists_argv(handler.engine, handler.image)
         try:
-            found = subprocess.run(argv, capture_output=True, timeout=IMAGE_CHECK_TIMEOUT, check=False)
+            found = subprocess.run(argv, capture_output=True, timeout=defaults.IMAGE_CHECK_TIMEOUT, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ConfigError(
                 str(config.path or "configuration"),

@@ -27,16 +27,9 @@ from taskdaemond.protocol import (
     classify_line,
     task_line,
 )
+from taskdaemond.runtime import outcomes
 from taskdaemond.runtime.container import container_launch, container_name, describe_exit
-from taskdaemond.runtime.outcomes import (
-    Aborted,
-    Crashed,
-    HandlerFailed,
-    Outcome,
-    ProtocolViolation,
-    Succeeded,
-    TimedOut,
-)
+from taskdaemond.runtime.outcomes import Outcome
 from taskdaemond.runtime.process import process_launch
 from taskdaemond.runtime.spec import LaunchSpec
 
@@ -139,7 +132,7 @@ class HandlerInstance:
                 # Even an answer that came after the SIGTERM is past the timeout; the handler
                 # is on its way out either way.
                 await self.kill(grace=defaults.HANDLER_TERM_GRACE)
-                return TimedOut(self._timed_out)
+                return outcomes.TimedOut(self._timed_out)
             if outcome is None:
                 return await self._ended_early(task_id)
             return outcome
@@ -186,7 +179,7 @@ class HandlerInstance:
                 on_event(line.message)
             elif isinstance(line, InvalidResultLine):
                 self.tasks_answered += 1
-                return ProtocolViolation(f"ProtocolError: {line.problem} (line: {line.text})")
+                return outcomes.ProtocolViolation(f"ProtocolError: {line.problem} (line: {line.text})")
             elif isinstance(line, SkippedLine):
                 log.info("[%s %s task=%s] %s: %s", self.task_type, self.name, task_id, line.reason, line.text)
 
@@ -194,16 +187,16 @@ class HandlerInstance:
         self.tasks_answered += 1
         answered_id = message.get("task_id")
         if answered_id is not None and answered_id != task_id:
-            return ProtocolViolation(
+            return outcomes.ProtocolViolation(
                 f"ProtocolError: the result names task {answered_id!r} but the task in hand is "
                 f"{task_id!r}; the handler is out of step and was restarted",
                 restart=True,
             )
         metadata = message.get("metadata")
         if message["status"] == "success":
-            return Succeeded(message.get("result"), metadata)
+            return outcomes.Succeeded(message.get("result"), metadata)
         retry_after = message.get("retry_after")
-        return HandlerFailed(
+        return outcomes.HandlerFailed(
             error=message["error"],
             retryable=bool(message.get("retryable", False)),
             error_type=message.get("error_type"),
@@ -223,7 +216,7 @@ class HandlerInstance:
             await self.kill(grace=defaults.HANDLER_TERM_GRACE)
         await self._finish_stderr()
         if self._abort_reason is not None:
-            return Aborted(self._abort_reason)
+            return outcomes.Aborted(self._abort_reason)
         code = process.returncode
         tail = list(self._stderr_tail)
         what = (
@@ -234,7 +227,7 @@ class HandlerInstance:
         message = f"HandlerCrashed: {what} while running task {task_id}"
         if tail:
             message += "; last stderr lines:\n" + "\n".join(tail)
-        return Crashed(message, exit_code=code, stderr_tail=tail)
+        return outcomes.Crashed(message, exit_code=code, stderr_tail=tail)
 
     async def _read_stderr(self) -> None:
         assert self._process is not None
@@ -251,11 +244,11 @@ class HandlerInstance:
     async def _finish_stderr(self) -> None:
         if self._stderr_reader is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._stderr_reader), 1.0)
+                await asyncio.wait_for(asyncio.shield(self._stderr_reader), defaults.STDERR_DRAIN_TIMEOUT)
 
     def abort(self, reason: str, term_grace: float | None = None) -> None:
         """Stop the handler because the daemon wants it (cancel, shutdown); run() then returns
-        Aborted(reason). With ``term_grace``: SIGTERM first (a handler may still answer the
+        outcomes.Aborted(reason). With ``term_grace``: SIGTERM first (a handler may still answer the
         task in hand), SIGKILL after that many seconds; without: SIGKILL at once."""
         self._abort_reason = reason
         if term_grace is None:
@@ -320,7 +313,7 @@ class HandlerInstance:
             log.warning("%s: could not run %s: %s", self.name, self.spec.cleanup_argv[0], exc)
             return
         try:
-            await asyncio.wait_for(cleanup.wait(), 30)
+            await asyncio.wait_for(cleanup.wait(), defaults.CONTAINER_CLEANUP_TIMEOUT)
         except TimeoutError:
             cleanup.kill()
             await cleanup.wait()

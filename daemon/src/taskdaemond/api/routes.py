@@ -1,0 +1,123 @@
+"""The routes of the HTTP API: TaskDaemon's endpoints, then ours. Each reads the
+``TaskService`` from the app's state and does nothing else; errors are raised and answered by
+the table in ``api/errors.py``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from taskdaemond import defaults, jsonfast
+from taskdaemond.api.bodies import body_schema, parse_body
+from taskdaemond.api.models import BatchRequest, SubmitRequest
+from taskdaemond.queue.models import NewTask
+from taskdaemond.service import TaskService
+from taskdaemond.statuses import TaskStatus
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def task_service(request: Request) -> TaskService:
+    service: TaskService = request.app.state.service
+    return service
+
+
+Service = Annotated[TaskService, Depends(task_service)]
+
+router = APIRouter()
+
+
+def _json(value: Any) -> Response:
+    """Encoded by orjson straight to bytes: FastAPI's own serialisation of a record (data and
+    result, up to 64 MiB each) showed in the profile of a large task's round trip."""
+    return Response(jsonfast.dumps_bytes(value), media_type="application/json")
+
+
+def _new_task(service: TaskService, body: SubmitRequest) -> NewTask:
+    return service.make_task(
+        body.type,
+        body.data,
+        priority=body.priority,
+        delay=float(body.delay) if body.delay is not None else None,
+        idempotency_key=body.idempotency_key,
+        max_retries=body.max_retries,
+    )
+
+
+@router.post("/queue", summary="Submit a task", tags=["tasks"], openapi_extra=body_schema(SubmitRequest))
+async def submit(request: Request, service: Service) -> dict[str, str]:
+    body = await parse_body(request, SubmitRequest)
+    [task_id] = await service.submit([_new_task(service, body)])
+    return {"task_id": task_id}
+
+
+@router.post(
+    "/queue/batch",
+    summary="Submit many tasks in one transaction",
+    tags=["tasks"],
+    openapi_extra=body_schema(BatchRequest),
+)
+async def submit_batch(request: Request, service: Service) -> dict[str, list[str]]:
+    body = await parse_body(request, BatchRequest)
+    return {"task_ids": await service.submit([_new_task(service, item) for item in body.tasks])}
+
+
+@router.get(
+    "/api/tasks/{task_id}",
+    summary="A task, optionally once it is finished",
+    tags=["tasks"],
+    response_model=dict[str, Any],
+)
+async def get_task(
+    task_id: str,
+    service: Service,
+    wait: Annotated[float | None, Query(ge=0, le=defaults.MAX_LONG_POLL)] = None,
+) -> Response:
+    record = await (service.wait_final(task_id, wait) if wait else service.get(task_id))
+    return _json(record.to_api())
+
+
+@router.get("/api/tasks", summary="Tasks, newest first, filtered and paged", tags=["tasks"])
+async def list_tasks(
+    service: Service,
+    status: TaskStatus | None = None,
+    task_type: Annotated[str | None, Query(alias="type")] = None,
+    limit: Annotated[int, Query(ge=1, le=defaults.MAX_PAGE_SIZE)] = defaults.DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]+$")] = None,
+) -> dict[str, Any]:
+    page = await service.list(status=status, task_type=task_type, limit=limit, cursor=cursor)
+    return {"tasks": [record.to_api() for record in page.tasks], "next_cursor": page.next_cursor}
+
+
+@router.delete("/api/tasks/{task_id}", status_code=204, summary="Delete a task", tags=["tasks"])
+async def delete_task(task_id: str, service: Service) -> Response:
+    await service.delete(task_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/tasks/{task_id}/cancel", summary="Cancel a pending or running task", tags=["tasks"])
+async def cancel_task(task_id: str, service: Service) -> dict[str, Any]:
+    return (await service.cancel(task_id)).to_api()
+
+
+@router.post("/api/tasks/{task_id}/redrive", summary="Run a failed or interrupted task again", tags=["tasks"])
+async def redrive_task(task_id: str, service: Service) -> dict[str, Any]:
+    return (await service.redrive(task_id)).to_api()
+
+
+@router.get("/health", summary="Liveness, queue depth and pool state", tags=["daemon"])
+async def health(service: Service) -> JSONResponse:
+    answer = await service.health()
+    return JSONResponse(answer.body, answer.status_code)
+
+
+@router.get("/metrics", summary="Prometheus metrics", tags=["daemon"])
+async def metrics(service: Service) -> Response:
+    return Response(await service.metrics_exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+
+@router.get("/api/metrics", summary="Metrics as JSON", tags=["daemon"])
+async def metrics_json(service: Service) -> dict[str, Any]:
+    return await service.metrics_summary()

@@ -1,0 +1,242 @@
+"""The task service: every operation the HTTP API offers, over the queue and the dispatcher.
+
+The API holds only this object. It submits tasks (and tells the dispatcher they are due),
+reads and lists them, waits for a task to be final, cancels, deletes and redrives, and
+builds the health and metrics answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from taskdaemond import __version__, defaults, jsonfast
+from taskdaemond.config import Config, HandlerConfig
+from taskdaemond.dispatch import Dispatcher
+from taskdaemond.errors import InvalidTaskState, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.leases import LeaseKeeper
+from taskdaemond.metrics import DaemonMetrics
+from taskdaemond.queue.base import QueueUnavailable, TaskQueue
+from taskdaemond.queue.models import NewTask, TaskPage, TaskRecord, Transition
+from taskdaemond.statuses import REDRIVABLE_STATUSES, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The answer of GET /health: healthy and degraded are 200, unhealthy 503."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+class TaskService:
+    """What the API does, in one place; raises the errors of ``taskdaemond.errors``."""
+
+    def __init__(
+        self,
+        config: Config,
+        queue: TaskQueue,
+        dispatcher: Dispatcher,
+        metrics: DaemonMetrics,
+        *,
+        daemon_id: str,
+        leases: LeaseKeeper | None = None,
+    ) -> None:
+        self._settings = config.daemon
+        self._handlers: Mapping[str, HandlerConfig] = config.handlers
+        self._queue = queue
+        self._dispatcher = dispatcher
+        self._metrics = metrics
+        self._leases = leases
+        self.daemon_id = daemon_id
+        self.started_at = time.time()
+        #: Tasks found running at start (left by a stopped daemon) and run again.
+        self.recovered = 0
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+
+    @property
+    def task_types(self) -> list[str]:
+        return sorted(self._handlers)
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def make_task(
+        self,
+        task_type: str,
+        data: dict[str, Any],
+        *,
+        priority: int | None = None,
+        delay: float | None = None,
+        idempotency_key: str | None = None,
+        max_retries: int | None = None,
+    ) -> NewTask:
+        """A NewTask with the handler's defaults; raises UnknownTaskType."""
+        handler = self._handlers.get(task_type)
+        if handler is None:
+            raise UnknownTaskType(task_type, self.task_types)
+        return NewTask(
+            task_type=task_type,
+            data_json=jsonfast.dumps(data),
+            priority=defaults.DEFAULT_PRIORITY if priority is None else priority,
+            max_retries=handler.retries if max_retries is None else max_retries,
+            delay=delay or 0.0,
+            idempotency_key=idempotency_key,
+        )
+
+    async def submit(self, tasks: Sequence[NewTask]) -> list[str]:
+        """Enqueue (durably, in one transaction) and tell the dispatcher when each type is due."""
+        now = time.time()
+        answers = await self._queue.submit(tasks, now)
+        received: dict[str, int] = {}
+        due: dict[str, float] = {}
+        for task, (_, created) in zip(tasks, answers, strict=True):
+            if created:
+                received[task.task_type] = received.get(task.task_type, 0) + 1
+                at = now + task.delay if task.delay else 0.0
+                due[task.task_type] = min(due.get(task.task_type, at), at)
+        for task_type, count in received.items():
+            self._metrics.tasks_received.labels(task_type).inc(count)
+            self._dispatcher.due(task_type, due[task_type])
+        return [task_id for task_id, _ in answers]
+
+    # -- read -----------------------------------------------------------------------------
+
+    async def get(self, task_id: str) -> TaskRecord:
+        record = await self._queue.get(task_id)
+        if record is None:
+            raise TaskNotFound(task_id)
+        return record
+
+    async def list(
+        self, *, status: TaskStatus | None = None, task_type: str | None = None, limit: int, cursor: str | None = None
+    ) -> TaskPage:
+        return await self._queue.list(status=status, task_type=task_type, limit=limit, cursor=cursor)
+
+    async def wait_final(self, task_id: str, timeout: float) -> TaskRecord:
+        """The task once it is final, or as it is after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = await self.get(task_id)
+            remaining = deadline - time.monotonic()
+            if record.status.is_final or remaining <= 0:
+                return record
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(task_id, []).append(future)
+            # Bounded wait: wakes on commit, or re-reads at least every WAIT_RECHECK seconds (a
+            # task whose final status came from elsewhere, e.g. another daemon).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, min(remaining, defaults.WAIT_RECHECK))
+            waiters = self._waiters.get(task_id)
+            if waiters is not None and future in waiters:
+                waiters.remove(future)
+                if not waiters:
+                    del self._waiters[task_id]
+
+    def committed(self, transitions: Sequence[Transition]) -> None:
+        """Transitions are durable: wake whoever waits for a task that is now final."""
+        for transition in transitions:
+            if transition.status.is_final:
+                self._resolve(transition.task_id)
+
+    def _resolve(self, task_id: str) -> None:
+        for future in self._waiters.pop(task_id, []):
+            if not future.done():
+                future.set_result(None)
+
+    # -- act on one task --------------------------------------------------------------------
+
+    async def cancel(self, task_id: str) -> TaskRecord:
+        """Cancel a pending task, or stop the instance running it. Raises TaskNotFound, or
+        InvalidTaskState when the task is already final."""
+        before = await self._queue.cancel_pending(task_id, time.time())
+        if before is None:
+            raise TaskNotFound(task_id)
+        if before is TaskStatus.PROCESSING:
+            if not self._dispatcher.cancel(task_id) and not await self._queue.cancel_elsewhere(task_id, time.time()):
+                raise InvalidTaskState(f"task {task_id} is finishing; try again")
+            await self.wait_final(task_id, defaults.HANDLER_TERM_GRACE + defaults.HANDLER_EOF_GRACE)
+        elif before.is_final:
+            raise InvalidTaskState(f"task {task_id} is already {before.value}")
+        self._resolve(task_id)
+        return await self.get(task_id)
+
+    def cancelled_elsewhere(self, task_id: str) -> None:
+        """Another daemon cancelled (or deleted) a task this one holds: drop or stop it."""
+        self._dispatcher.forget(task_id)
+        self._resolve(task_id)
+
+    async def delete(self, task_id: str) -> None:
+        """Remove a task; one that is running is stopped first. Raises TaskNotFound."""
+        before = await self._queue.delete(task_id)
+        if before is None:
+            raise TaskNotFound(task_id)
+        if before is TaskStatus.PROCESSING:
+            self._dispatcher.forget(task_id)
+        self._resolve(task_id)
+
+    async def redrive(self, task_id: str) -> TaskRecord:
+        """Run a failed or interrupted task again. Raises TaskNotFound or NotRedrivable."""
+        before = await self._queue.redrive(task_id, time.time())
+        if before is None:
+            raise TaskNotFound(task_id)
+        if before not in REDRIVABLE_STATUSES:
+            raise NotRedrivable(task_id, before)
+        record = await self.get(task_id)
+        self._dispatcher.notify(record.task_type)
+        return record
+
+    # -- the daemon itself ------------------------------------------------------------------
+
+    async def health(self) -> Health:
+        """Liveness, queue depth and pool state: 503 while the queue cannot be reached."""
+        pools = self._dispatcher.pool_states()
+        about: dict[str, Any] = {
+            "version": __version__,
+            "daemon_id": self.daemon_id,
+            "uptime_seconds": round(time.time() - self.started_at, 3),
+            "queue": self._settings.queue,
+        }
+        if self._leases is not None:
+            about |= {"leases_expired": self._leases.reclaimed, "lease_seconds": self._queue.lease_seconds}
+        try:
+            counts = await self._queue.counts()
+        except QueueUnavailable as exc:  # the shared database is down: this daemon cannot work
+            return Health(503, {"status": "unhealthy", "error": str(exc), **about, "pools": pools})
+        degraded = any(p["crash_loop"] or p["idle"] + p["active"] == 0 for p in pools.values())
+        return Health(
+            200,
+            {
+                "status": "degraded" if degraded else "healthy",
+                **about,
+                # With a shared queue: pending tasks of every daemon.
+                "queue_depth": counts[TaskStatus.PENDING],
+                "tasks": counts,
+                "recovered_at_start": self.recovered,
+                "pools": pools,
+            },
+        )
+
+    async def metrics_exposition(self) -> bytes:
+        """Every metric in the Prometheus text format, queue and pool gauges brought up to date."""
+        self._metrics.daemon_info.labels(self.daemon_id, self._settings.queue).set(1)
+        with contextlib.suppress(QueueUnavailable):  # the queue gauges keep their last values
+            self._metrics.update_queue(await self._queue.counts())
+        self._metrics.update_pools(self._dispatcher.pool_states())
+        return self._metrics.exposition()
+
+    async def metrics_summary(self) -> dict[str, Any]:
+        """The metrics as JSON (GET /api/metrics)."""
+        counts = await self._queue.counts()
+        return {
+            "queue_size": counts[TaskStatus.PENDING],
+            "tasks": counts,
+            "by_type": self._metrics.summary(),
+            "pools": {
+                t: {k: p[k] for k in ("instances", "idle", "active", "restarting", "crash_loop")}
+                for t, p in self._dispatcher.pool_states().items()
+            },
+        }
