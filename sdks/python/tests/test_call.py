@@ -134,8 +134,7 @@ class TestSameRulesAsRun:
         unknown = checked(call(handlers, task_type="three"))
         assert unknown.message["error_type"] == "UnknownTaskType"
         assert (
-            unknown.message["error"]
-            == "no handler for task_type 'three'; this handler serves: 'one', 'two'"
+            unknown.message["error"] == "no handler for task_type 'three'; this handler serves: 'one', 'two'"
         )
 
     def test_events_after_the_answer_are_dropped(self, capsys: pytest.CaptureFixture[str]) -> None:

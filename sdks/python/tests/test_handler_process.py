@@ -16,9 +16,7 @@ def fake(source: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(source)]
 
 
-SILENT = fake(
-    "import sys, time\nsys.stderr.write('thinking hard')\nsys.stderr.flush()\ntime.sleep(60)"
-)
+SILENT = fake("import sys, time\nsys.stderr.write('thinking hard')\nsys.stderr.flush()\ntime.sleep(60)")
 
 
 def test_task_builds_a_task_message() -> None:

@@ -47,9 +47,7 @@ def test_an_integral_float_attempt_is_accepted_as_an_integer() -> None:
 
 
 def test_a_huge_integer_is_invalid_json_not_a_crash() -> None:
-    parsed = parse_line(
-        b'{"task_id":"t","task_type":"k","task_data":{"n":' + b"9" * 5000 + b'},"attempt":0}'
-    )
+    parsed = parse_line(b'{"task_id":"t","task_type":"k","task_data":{"n":' + b"9" * 5000 + b'},"attempt":0}')
     assert isinstance(parsed, Malformed)
     assert parsed.error.error_type == "InvalidJSON"
 

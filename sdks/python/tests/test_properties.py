@@ -22,14 +22,8 @@ if TYPE_CHECKING:
 _probe_ids = itertools.count()
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
-    ),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
     max_leaves=12,
 )
 
@@ -54,9 +48,7 @@ def task_lines(draw: st.DrawFn) -> tuple[bytes, dict[str, Any] | None]:
 
 lines = st.one_of(
     task_lines(),
-    st.lists(st.sampled_from([b" ", b"\t", b"\r"]), max_size=4).map(
-        lambda parts: (b"".join(parts), None)
-    ),
+    st.lists(st.sampled_from([b" ", b"\t", b"\r"]), max_size=4).map(lambda parts: (b"".join(parts), None)),
     st.binary(max_size=40).filter(lambda raw: b"\n" not in raw).map(lambda raw: (raw, None)),
     json_values.filter(lambda value: not isinstance(value, dict)).map(
         lambda value: (json.dumps(value).encode(), None)
@@ -89,9 +81,7 @@ def test_one_result_per_non_blank_line_in_order(
     probe_id = f"probe-{next(_probe_ids)}"
     for raw, _ in batch:
         handler.send_line(raw + b"\n")
-    handler.send_line(
-        json.dumps({"task_id": probe_id, "task_type": "p", "task_data": {}, "attempt": 0})
-    )
+    handler.send_line(json.dumps({"task_id": probe_id, "task_type": "p", "task_data": {}, "attempt": 0}))
 
     expected = [message for raw, message in batch if not _is_blank(raw)]
     results = [handler.read_result(ANSWER_TIMEOUT)[0] for _ in expected]  # schema-checked

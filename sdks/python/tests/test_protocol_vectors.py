@@ -25,9 +25,7 @@ if TYPE_CHECKING:
 def _load(name: str) -> list[Any]:
     """Every test of a vectors file, as a pytest param named by its id."""
     document = json.loads((VECTORS / name).read_text(encoding="utf-8"))
-    return [
-        pytest.param(test, id=test["id"]) for case in document["cases"] for test in case["tests"]
-    ]
+    return [pytest.param(test, id=test["id"]) for case in document["cases"] for test in case["tests"]]
 
 
 def _line_bytes(vector: dict[str, Any]) -> bytes:

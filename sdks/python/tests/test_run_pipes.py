@@ -34,9 +34,7 @@ def _wait_for_stderr(handler: CheckedHandlerProcess, text: str) -> None:
 
 
 class TestFraming:
-    def test_a_task_is_echoed_with_its_id(
-        self, start_handler: Callable[..., CheckedHandlerProcess]
-    ) -> None:
+    def test_a_task_is_echoed_with_its_id(self, start_handler: Callable[..., CheckedHandlerProcess]) -> None:
         handler = start_handler("echo_task.py")
         message = task("greet", {"name": "Ada"}, task_id="t-1", attempt=2)
         result = handler.answer(message)
@@ -69,9 +67,7 @@ class TestFraming:
         assert handler.read_result(ANSWER_TIMEOUT)[0]["task_id"] == "after"
         _finish(handler)
 
-    def test_unknown_fields_are_ignored(
-        self, start_handler: Callable[..., CheckedHandlerProcess]
-    ) -> None:
+    def test_unknown_fields_are_ignored(self, start_handler: Callable[..., CheckedHandlerProcess]) -> None:
         handler = start_handler("echo_task.py")
         message: dict[str, Any] = {**task("echo", {"a": 1}, task_id="u"), "priority": 9, "x": {}}
         result = handler.answer(message)
@@ -360,9 +356,7 @@ class TestAsync:
             result, events = handler.read_result(ANSWER_TIMEOUT)
             assert result["task_id"] == f"a{n}"
             assert result["result"]["task_data"]["n"] == n
-            assert events == [
-                {"event": "log", "task_id": f"a{n}", "level": "info", "message": "awaited"}
-            ]
+            assert events == [{"event": "log", "task_id": f"a{n}", "level": "info", "message": "awaited"}]
             loops.add(result["result"]["loop"])
         assert len(loops) == 1
         failed = handler.answer(task("echo", {"fail": True}))
@@ -384,9 +378,7 @@ class TestLifecycle:
         handler.close_stdin()
         assert handler.wait(ANSWER_TIMEOUT) == 0
 
-    def test_sigterm_while_idle_exits_0(
-        self, start_handler: Callable[..., CheckedHandlerProcess]
-    ) -> None:
+    def test_sigterm_while_idle_exits_0(self, start_handler: Callable[..., CheckedHandlerProcess]) -> None:
         handler = start_handler("behaviours.py")
         handler.answer(task("echo"))  # run() is serving: its signal handler is in place
         handler.terminate()

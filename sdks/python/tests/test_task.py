@@ -101,9 +101,7 @@ class TestEvents:
 
     def test_a_bad_level_names_the_allowed_ones(self) -> None:
         task = _recording_task([])
-        with pytest.raises(
-            ValueError, match="level must be one of debug, info, warning, error; got 'fatal'"
-        ):
+        with pytest.raises(ValueError, match="level must be one of debug, info, warning, error; got 'fatal'"):
             task.log("x", level="fatal")
 
     def test_a_log_message_must_be_text(self) -> None:

@@ -45,9 +45,7 @@ def run_them() -> None:
 
 
 def test_them() -> None:
-    outcome: Outcome = call(
-        sync_handler, {"name": "Ada"}, task_type="hello", task_id="t", attempt=0
-    )
+    outcome: Outcome = call(sync_handler, {"name": "Ada"}, task_type="hello", task_id="t", attempt=0)
     ok: bool = outcome.ok
     message: dict[str, Any] = outcome.message
     events: list[dict[str, Any]] = outcome.events
