@@ -28,22 +28,30 @@ module TaskDaemon
       case value
       when String then value.encoding == Encoding::UTF_8 && value.valid_encoding?
       when Integer, nil, true, false then true
-      when Hash
-        return false if depth >= MAX_NESTING
-
-        value.each_pair do |key, item|
-          return false unless key.instance_of?(String) && key.encoding == Encoding::UTF_8 &&
-                              key.valid_encoding? && plain?(item, depth + 1)
-        end
-        true
-      when Array
-        return false if depth >= MAX_NESTING
-
-        value.each { |item| return false unless plain?(item, depth + 1) }
-        true
+      when Hash then depth < MAX_NESTING && plain_pairs?(value, depth + 1)
+      when Array then depth < MAX_NESTING && plain_items?(value, depth + 1)
       when Float then value.finite?
       else false
       end
+    end
+
+    # @param hash [Hash]
+    # @param depth [Integer] the depth of the hash's values
+    # @return [Boolean] true when every key is UTF-8 text and every value plain
+    def plain_pairs?(hash, depth)
+      hash.each_pair do |key, item|
+        return false unless key.instance_of?(String) && key.encoding == Encoding::UTF_8 &&
+                            key.valid_encoding? && plain?(item, depth)
+      end
+      true
+    end
+
+    # @param array [Array]
+    # @param depth [Integer] the depth of the array's items
+    # @return [Boolean] true when every item is plain
+    def plain_items?(array, depth)
+      array.each { |item| return false unless plain?(item, depth) }
+      true
     end
 
     # One walk over one field's value. The path is a stack of keys and indexes, turned into
