@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.conftest import Daemon, handler_table, wait_until, write_config
+from tests.helpers import Daemon, handler_table, wait_until, write_config
 
 
 def postgres_env(url: str, lease_seconds: float, **extra: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, Daemon, handler_table, write_config
+from tests.helpers import PYTHON, Daemon, handler_table, write_config
 
 
 def taskdaemond(

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from taskdaemond.runtime.container import build_hint, describe_exit, remove_argv
-from tests.conftest import PYTHON, Daemon, wait_until, write_config
+from tests.helpers import PYTHON, Daemon, wait_until, write_config
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 EXAMPLES_WITH_IMAGES = REPOSITORY / "examples" / "handlers.images.toml"

@@ -6,7 +6,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import handler_table, pid_alive, wait_until
+from tests.helpers import handler_table, pid_alive, wait_until
 
 
 def test_sigkill_mid_run_then_restart_completes_every_task_none_lost(daemon_factory: Any, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from taskdaemond.defaults import CRASH_LOOP_THRESHOLD
 from taskdaemond.pool import HandlerPool, restart_delay
 from taskdaemond.queue.models import ClaimedTask
 from taskdaemond.runtime import Crashed, Outcome, Succeeded
-from tests.conftest import handler_command
+from tests.helpers import handler_command
 
 T = TypeVar("T")
 
@@ -154,7 +154,7 @@ def test_instance_is_recycled_after_max_tasks_per_instance() -> None:
 
 
 def test_stop_interrupts_the_task_in_flight_and_leaves_no_process() -> None:
-    from tests.conftest import pid_alive
+    from tests.helpers import pid_alive
 
     async def main() -> tuple[list[tuple[str, Outcome]], list[int]]:
         recorder = Recorder()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port, handler_table, wait_until, write_config
+from tests.helpers import free_port, handler_table, wait_until, write_config
 from tests.pghelpers import fleet, health, query, wait_for_status
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import handler_table, wait_until
+from tests.helpers import handler_table, wait_until
 from tests.pghelpers import fleet, health, query
 
 TASKS = 5_000
@@ -49,8 +49,22 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
             lines = run_log.read_text().splitlines() if run_log.exists() else []
             return sum(1 for line in lines if line.endswith(" d2")) >= 300
 
+        def victim_leases() -> int:
+            held = query(
+                postgres_url,
+                "SELECT count(*) FROM tasks WHERE status = 'processing' AND claimed_by = %s",
+                (victim_id,),
+            )
+            return int(held[0][0])
+
         wait_until(victim_busy, timeout=60, what="the victim to have run 300 tasks")
+        # Killed only while the database shows it holding leases, and checked again once it is
+        # dead (its rows stay as they are until their lease lapses): the test proves what it says
+        # on a loaded or a quiet machine alike.
+        wait_until(victim_leases, timeout=60, interval=0.01, what="the victim to hold leases")
         daemons.kill_host(victim)
+        held_at_kill = victim_leases()
+        assert held_at_kill > 0, "precondition: the victim held leases when it was killed"
 
         survivors = started[:2]
 
@@ -81,7 +95,7 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
         assert attempts == 2
         reclaimed.add(task_id)
     assert len(reclaimed) == leases_expired, "the daemons' count of expired leases matches the queue"
-    assert leases_expired > 0
+    assert leases_expired == held_at_kill, "every lease the victim held was reclaimed, nothing else"
 
     # Run twice: exactly the reclaimed tasks the victim had started (its others had not reached
     # a handler yet), the second time with the next attempt number, on a survivor.

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import handler_table, pid_alive, wait_until
+from tests.helpers import handler_table, pid_alive, wait_until
 from tests.pgcluster import Cluster, ClusterError, start_cluster
 from tests.pghelpers import fleet, health
 

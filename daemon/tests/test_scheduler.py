@@ -13,7 +13,7 @@ from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue import TaskRecord, open_queue
 from taskdaemond.scheduler import Scheduler
 from taskdaemond.statuses import TaskStatus
-from tests.conftest import handler_table, make_config
+from tests.helpers import handler_table, make_config
 
 T = TypeVar("T")
 FAST_BACKOFF = {"initial": 0.05, "multiplier": 2, "max": 0.2, "jitter": 0}
@@ -96,7 +96,9 @@ def test_handler_retries_setting_is_the_default_budget(tmp_path: Path) -> None:
 
 def test_retry_after_from_the_handler_sets_the_next_run_time(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> TaskRecord:
-        [task_id] = await s.service.submit([s.service.make_task("echo", {"fail": "later", "retryable": True, "retry_after": 60})])
+        [task_id] = await s.service.submit(
+            [s.service.make_task("echo", {"fail": "later", "retryable": True, "retry_after": 60})]
+        )
         for _ in range(200):
             record = await s.service.get(task_id)
             if record.errors:
@@ -197,7 +199,7 @@ def test_cancel_running_task_stops_its_instance(tmp_path: Path) -> None:
         record = await s.service.cancel(task_id)
         return record, pid
 
-    from tests.conftest import pid_alive
+    from tests.helpers import pid_alive
 
     cfg = config(tmp_path, hang=handler_table("hang", instances=1))
     record, pid = with_scheduler(cfg, scenario)

@@ -26,6 +26,7 @@ import httpx
 from taskdaemond import __version__, defaults
 from taskdaemond.config import Config, check_runnable, find_config_path, load_config
 from taskdaemond.errors import ConfigError
+from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -49,13 +50,13 @@ class CliExit(Exception):
 
 # -- output -------------------------------------------------------------------------------
 
-STATUS_COLOURS = {
-    "completed": "32",
-    "failed": "31",
-    "cancelled": "33",
-    "interrupted": "33",
-    "processing": "36",
-    "pending": "37",
+STATUS_COLOURS: dict[str, str] = {
+    TaskStatus.COMPLETED: "32",
+    TaskStatus.FAILED: "31",
+    TaskStatus.CANCELLED: "33",
+    TaskStatus.INTERRUPTED: "33",
+    TaskStatus.PROCESSING: "36",
+    TaskStatus.PENDING: "37",
 }
 
 
@@ -94,7 +95,7 @@ def print_task(task: dict[str, Any]) -> None:
     print(f"type      {task['task_type']}")
     print(f"status    {colour(status, STATUS_COLOURS.get(status))}")
     print(f"attempts  {task.get('attempts')} (retries allowed: {task.get('max_retries')})")
-    if task.get("result") is not None or status == "completed":
+    if task.get("result") is not None or status == TaskStatus.COMPLETED:
         print(f"result    {json.dumps(task.get('result'))}")
     if task.get("last_error"):
         print(f"error     {task['last_error']}")
@@ -158,9 +159,9 @@ def parse_data(text: str) -> dict[str, Any]:
 
 
 def task_exit_code(task: dict[str, Any]) -> int:
-    if task["status"] == "completed":
+    if task["status"] == TaskStatus.COMPLETED:
         return EXIT_OK
-    if task["status"] in ("failed", "cancelled", "interrupted"):
+    if task["status"] in FINAL_STATUSES:
         return EXIT_TASK_FAILED
     return EXIT_WAIT_EXPIRED
 
@@ -181,7 +182,7 @@ def wait_for(args: argparse.Namespace, task_id: str, seconds: float) -> dict[str
         task: dict[str, Any] = request(
             args, "GET", f"/api/tasks/{task_id}", params={"wait": step}, timeout=step + 30
         ).json()
-        if task["status"] in ("completed", "failed", "cancelled", "interrupted") or step <= 0:
+        if task["status"] in FINAL_STATUSES or step <= 0:
             return task
 
 
@@ -309,7 +310,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             t["status"],
             str(t["attempts"]),
             t["created_at"] or "",
-            short_json(t["result"]) if t["status"] == "completed" else (t["last_error"] or "")[:60],
+            short_json(t["result"]) if t["status"] == TaskStatus.COMPLETED else (t["last_error"] or "")[:60],
         ]
         for t in page["tasks"]
     ]
@@ -332,34 +333,38 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="taskdaemond",
-        description="The reference TaskDaemon daemon and its client.",
-        epilog="Exit codes: 0 ok, 1 task failed, 2 usage or config error, 3 daemon unreachable, "
-        "4 not found, 5 request refused, 6 --wait expired.",
+def _client_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--url", default=default_url(), help=f"daemon URL (default: ${URL_ENV} or http://$DAEMON_HOST:$DAEMON_PORT)"
     )
-    parser.add_argument("--version", action="version", version=f"taskdaemond {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_argument("--token", default=os.environ.get("DAEMON_TOKEN"), help="bearer token (default: $DAEMON_TOKEN)")
+    sub.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    def client(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--url", default=default_url(), help=f"daemon URL (default: ${URL_ENV} or http://$DAEMON_HOST:$DAEMON_PORT)"
-        )
-        sub.add_argument(
-            "--token", default=os.environ.get("DAEMON_TOKEN"), help="bearer token (default: $DAEMON_TOKEN)"
-        )
-        sub.add_argument("--json", action="store_true", help="print JSON for scripts")
 
-    def config_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--config", "-c", help="handlers.toml (default: $HANDLER_CONFIG or ./handlers.toml)")
+def _config_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--config", "-c", help="handlers.toml (default: $HANDLER_CONFIG or ./handlers.toml)")
 
+
+def _wait_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=defaults.MAX_LONG_POLL,
+        help=f"wait for the task to finish (at most SECONDS, default {defaults.MAX_LONG_POLL:g})",
+    )
+
+
+def _add_daemon_commands(commands: Any) -> None:
+    """serve, check and call: the commands that read handlers.toml."""
     serve = commands.add_parser(
         "serve", help="run the daemon", description="Run the daemon until SIGTERM or SIGINT, then shut down cleanly."
     )
-    config_option(serve)
-    serve.add_argument("--host", help="address to bind (default: [daemon] host, $DAEMON_HOST, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: [daemon] port, $DAEMON_PORT, 8080)")
+    _config_option(serve)
+    serve.add_argument(
+        "--host", help=f"address to bind (default: [daemon] host, $DAEMON_HOST, {defaults.DEFAULT_HOST})"
+    )
+    serve.add_argument("--port", type=int, help=f"port (default: [daemon] port, $DAEMON_PORT, {defaults.DEFAULT_PORT})")
     serve.set_defaults(run=cmd_serve)
 
     check = commands.add_parser(
@@ -368,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate a handlers.toml (and the DAEMON_* environment).",
     )
     check.add_argument("file", nargs="?", help="the file (default: --config, $HANDLER_CONFIG, ./handlers.toml)")
-    config_option(check)
+    _config_option(check)
     check.add_argument("--json", action="store_true", help="print JSON for scripts")
     check.set_defaults(run=cmd_check)
 
@@ -379,66 +384,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument("type", help="task type")
     call.add_argument("data", help="task data, a JSON object")
-    config_option(call)
+    _config_option(call)
     call.add_argument("--attempt", type=int, default=0, help="attempt number to send (default 0)")
     call.add_argument("--timeout", type=float, help="seconds (default: the handler's timeout)")
     call.add_argument("--json", action="store_true", help="print JSON for scripts")
     call.set_defaults(run=cmd_call)
 
+
+def _add_client_commands(commands: Any) -> None:
+    """submit, status, tasks, cancel and redrive: the commands that talk to a running daemon."""
     submit = commands.add_parser(
         "submit", help="submit a task", description="Submit a task; print its id, or with --wait its final state."
     )
     submit.add_argument("type", help="task type")
     submit.add_argument("data", help="task data, a JSON object")
-    submit.add_argument("--priority", type=int, help="0-100, default 50")
+    submit.add_argument(
+        "--priority",
+        type=int,
+        help=f"{defaults.MIN_PRIORITY}-{defaults.MAX_PRIORITY}, default {defaults.DEFAULT_PRIORITY}",
+    )
     submit.add_argument("--delay", type=float, help="seconds before it may run")
     submit.add_argument("--idempotency-key", dest="idempotency_key", help="deduplication key")
     submit.add_argument("--max-retries", dest="max_retries", type=int, help="retry budget")
-    submit.add_argument(
-        "--wait",
-        type=float,
-        nargs="?",
-        const=defaults.MAX_LONG_POLL,
-        help="wait for the task to finish (at most SECONDS, default 300)",
-    )
-    client(submit)
+    _wait_option(submit)
+    _client_options(submit)
     submit.set_defaults(run=cmd_submit)
 
     status = commands.add_parser(
         "status", help="show a task", description="Show a task with its result, errors and logs."
     )
     status.add_argument("id", help="task id")
-    status.add_argument(
-        "--wait",
-        type=float,
-        nargs="?",
-        const=defaults.MAX_LONG_POLL,
-        help="wait for the task to finish (at most SECONDS, default 300)",
-    )
-    client(status)
+    _wait_option(status)
+    _client_options(status)
     status.set_defaults(run=cmd_status)
 
     tasks = commands.add_parser("tasks", help="list tasks", description="List tasks, newest first.")
-    tasks.add_argument("--status", choices=["pending", "processing", "completed", "failed", "cancelled", "interrupted"])
+    tasks.add_argument("--status", choices=[status.value for status in TaskStatus])
     tasks.add_argument("--type", help="task type")
-    tasks.add_argument("--limit", type=int, help="tasks per page (default 100)")
+    tasks.add_argument("--limit", type=int, help=f"tasks per page (default {defaults.DEFAULT_PAGE_SIZE})")
     tasks.add_argument("--cursor", help="page after this cursor")
-    client(tasks)
+    _client_options(tasks)
     tasks.set_defaults(run=cmd_tasks)
 
-    cancel = commands.add_parser(
-        "cancel", help="cancel a task", description="Cancel a pending task, or stop the handler running it."
-    )
-    cancel.add_argument("id", help="task id")
-    client(cancel)
-    cancel.set_defaults(run=cmd_cancel)
+    for name, run, what, description in (
+        ("cancel", cmd_cancel, "cancel a task", "Cancel a pending task, or stop the handler running it."),
+        ("redrive", cmd_redrive, "run a failed task again", "Run a failed or interrupted task again."),
+    ):
+        sub = commands.add_parser(name, help=what, description=description)
+        sub.add_argument("id", help="task id")
+        _client_options(sub)
+        sub.set_defaults(run=run)
 
-    redrive = commands.add_parser(
-        "redrive", help="run a failed task again", description="Run a failed or interrupted task again."
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; every default it names comes from ``defaults``."""
+    parser = argparse.ArgumentParser(
+        prog="taskdaemond",
+        description="The reference TaskDaemon daemon and its client.",
+        epilog="Exit codes: 0 ok, 1 task failed, 2 usage or config error, 3 daemon unreachable, "
+        "4 not found, 5 request refused, 6 --wait expired.",
     )
-    redrive.add_argument("id", help="task id")
-    client(redrive)
-    redrive.set_defaults(run=cmd_redrive)
+    parser.add_argument("--version", action="version", version=f"taskdaemond {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_daemon_commands(commands)
+    _add_client_commands(commands)
     return parser
 
 

@@ -69,7 +69,7 @@ class HandlerConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     retries: int = defaults.DEFAULT_MAX_RETRIES
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
-    requeue_on_interrupt: bool = True
+    requeue_on_interrupt: bool = defaults.DEFAULT_REQUEUE_ON_INTERRUPT
     max_tasks_per_instance: int | None = None
 
 
@@ -334,7 +334,7 @@ def _handler_config(task_type: str, table: Mapping[str, Any], daemon: DaemonSett
         env=dict(table.get("env", {})),
         retries=table.get("retries", daemon.max_retries),
         backoff=_backoff(table.get("backoff")),
-        requeue_on_interrupt=table.get("requeue_on_interrupt", True),
+        requeue_on_interrupt=table.get("requeue_on_interrupt", defaults.DEFAULT_REQUEUE_ON_INTERRUPT),
         max_tasks_per_instance=table.get("max_tasks_per_instance"),
     )
 

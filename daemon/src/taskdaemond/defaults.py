@@ -30,6 +30,8 @@ DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_INSTANCES = 2
 #: Instance selection strategy (TaskDaemon's default).
 DEFAULT_HANDLER_SELECTION = "round-robin"
+#: At shutdown, a task still running goes back to pending (True) or ends interrupted (False).
+DEFAULT_REQUEUE_ON_INTERRUPT = True
 
 #: Priority of a task submitted without one; 0 is lowest, 100 highest.
 DEFAULT_PRIORITY = 50

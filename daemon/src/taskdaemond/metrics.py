@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from taskdaemond.queue.models import Transition
+from taskdaemond.statuses import TaskStatus
 
 #: Buckets of task_duration_seconds: from a no-op to a long job.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -92,7 +93,7 @@ class DaemonMetrics:
             getattr(self.for_type(task_type), name).inc(count)
 
     def update_queue(self, counts: dict[str, int]) -> None:
-        self.queue_size.set(counts.get("pending", 0))
+        self.queue_size.set(counts.get(TaskStatus.PENDING, 0))
         for status, count in counts.items():
             self.tasks_by_status.labels(status).set(count)
 
@@ -111,8 +112,8 @@ class DaemonMetrics:
         out: dict[str, dict[str, float]] = {}
         for name, counter in (
             ("received", self.tasks_received),
-            ("completed", self.completed),
-            ("failed", self.failed),
+            (TaskStatus.COMPLETED.value, self.completed),
+            (TaskStatus.FAILED.value, self.failed),
             ("retried", self.retried),
             ("crashes", self.crashes),
             ("timeouts", self.timeouts),

@@ -46,7 +46,7 @@ def decide(
             metadata_json=jsonfast.dumps(outcome.metadata) if outcome.metadata is not None else None,
             task_type=task.task_type,
             seq=task.seq,
-            counters=("completed",),
+            counters=(TaskStatus.COMPLETED.value,),
         )
     if isinstance(outcome, Aborted):
         return _aborted(task, outcome, policy, now)
@@ -67,7 +67,12 @@ def decide(
             counters=("retried", *extra),
         )
     return Transition(
-        task.id, TaskStatus.FAILED, error=error, crashed=crashed, task_type=task.task_type, counters=("failed", *extra)
+        task.id,
+        TaskStatus.FAILED,
+        error=error,
+        crashed=crashed,
+        task_type=task.task_type,
+        counters=(TaskStatus.FAILED.value, *extra),
     )
 
 

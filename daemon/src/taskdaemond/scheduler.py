@@ -21,6 +21,7 @@ from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
 from taskdaemond.queue.models import Transition
 from taskdaemond.service import TaskService
+from taskdaemond.statuses import TaskStatus
 from taskdaemond.writer import GroupWriter
 
 log = logging.getLogger("taskdaemond.scheduler")
@@ -105,4 +106,8 @@ class Scheduler:
             in_flight - interrupted,
             interrupted,
         )
-        return {"released": len(waiting), "finished": in_flight - interrupted, "interrupted": interrupted}
+        return {
+            "released": len(waiting),
+            "finished": in_flight - interrupted,
+            TaskStatus.INTERRUPTED.value: interrupted,
+        }

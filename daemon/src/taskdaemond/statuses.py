@@ -23,3 +23,8 @@ FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.
 
 #: Statuses from which POST /api/tasks/{id}/redrive starts a task again.
 REDRIVABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.INTERRUPTED})
+
+
+def sql_literal(status: TaskStatus) -> str:
+    """``status`` as an SQL string literal, for statements built from these constants only."""
+    return f"'{status.value}'"

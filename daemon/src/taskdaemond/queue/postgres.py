@@ -28,10 +28,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from taskdaemond import defaults
 from taskdaemond.queue import postgres_sql as sql
+from taskdaemond.queue._migrations import load
+from taskdaemond.queue._rows import counts_of, page_of, row_to_record
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue, _ignore, claim_order_key
-from taskdaemond.queue.migrations import migrations
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
-from taskdaemond.queue.sqlite import row_to_record
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 log = logging.getLogger("taskdaemond.queue.postgres")
@@ -190,15 +190,14 @@ class PostgresQueue(TaskQueue):
                 try:
                     await conn.execute(sql.MIGRATIONS_TABLE)
                     applied = {row[0] for row in await (await conn.execute(sql.APPLIED_MIGRATIONS)).fetchall()}
-                    for migration in migrations():
+                    for migration in load(sql.MIGRATIONS_PACKAGE):
                         if migration.version in applied:
                             continue
                         async with conn.transaction():
                             await conn.execute(migration.sql.encode())
                             await conn.execute(sql.RECORD_MIGRATION, (migration.version, migration.name))
-                        name = f"{migration.version:04d}_{migration.name}"
-                        self.applied_migrations.append(name)
-                        log.info("applied migration %s to %s", name, redact(self.url))
+                        self.applied_migrations.append(migration.label)
+                        log.info("applied migration %s to %s", migration.label, redact(self.url))
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (sql.MIGRATION_LOCK_KEY,))
         except (PoolTimeout, psycopg.OperationalError) as exc:
@@ -477,10 +476,7 @@ class PostgresQueue(TaskQueue):
         }
 
         async def work(conn: Connection) -> TaskPage:
-            rows = await (await conn.execute(query, params)).fetchall()
-            records = [row_to_record(row, []) for row in rows[:limit]]
-            next_cursor = str(records[-1].seq) if len(rows) > limit and records else None
-            return TaskPage(records, next_cursor)
+            return page_of(await (await conn.execute(query, params)).fetchall(), limit)
 
         return await self._run(work, transaction=False)
 
@@ -488,10 +484,7 @@ class PostgresQueue(TaskQueue):
         async def work(conn: Connection) -> list[tuple[Any, ...]]:
             return await (await conn.execute(sql.COUNT_BY_STATUS)).fetchall()
 
-        rows = await self._run(work, transaction=False)
-        counts = {status.value: 0 for status in TaskStatus}
-        counts.update({status: int(count) for status, count in rows})
-        return counts
+        return counts_of(await self._run(work, transaction=False))
 
 
 def preflight(url: str) -> str | None:

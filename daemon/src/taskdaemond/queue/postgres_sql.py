@@ -1,11 +1,23 @@
 """Every SQL statement of the PostgreSQL queue, named, in one place. The schema itself is in
 the versioned files of ``queue/migrations``."""
 
+from taskdaemond.statuses import TaskStatus, sql_literal
+
+# Statuses as SQL literals: every statement below is built from constants only.
+_CANCELLED = sql_literal(TaskStatus.CANCELLED)
+_COMPLETED = sql_literal(TaskStatus.COMPLETED)
+_FAILED = sql_literal(TaskStatus.FAILED)
+_PENDING = sql_literal(TaskStatus.PENDING)
+_PROCESSING = sql_literal(TaskStatus.PROCESSING)
+
 #: Channels of LISTEN/NOTIFY: new (or redriven) tasks, by task type; cancels, by task id.
 TASKS_CHANNEL = "taskdaemon_tasks"
 CANCEL_CHANNEL = "taskdaemon_cancel"
 
 #: Key of the advisory lock held while migrations run (any constant bigint; "TDMIGRAT").
+#: The package whose NNNN_name.sql files are this queue's migrations.
+MIGRATIONS_PACKAGE = "taskdaemond.queue.postgres_migrations"
+
 MIGRATION_LOCK_KEY = 0x5444_4D49_4752_4154
 
 #: The database's clock, in seconds since the epoch: leases are set and read on it, so the
@@ -25,13 +37,13 @@ RECORD_MIGRATION = "INSERT INTO taskdaemon_migrations (version, name) VALUES (%s
 #: Serialises submits of one idempotency key across daemons (released at commit).
 LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
-FIND_BY_IDEMPOTENCY_KEY = """
-SELECT id FROM tasks WHERE idempotency_key = %s AND status <> 'failed' ORDER BY seq LIMIT 1
+FIND_BY_IDEMPOTENCY_KEY = f"""
+SELECT id FROM tasks WHERE idempotency_key = %s AND status <> {_FAILED} ORDER BY seq LIMIT 1
 """
 
-INSERT_TASKS = """
+INSERT_TASKS = f"""
 INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key, created_at, updated_at)
-SELECT v.id, v.task_type, v.data, 'pending', v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s
+SELECT v.id, v.task_type, v.data, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s
 FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[], %(retries)s::int[],
             %(run_ats)s::float8[], %(keys)s::text[]) WITH ORDINALITY
      AS v(id, task_type, data, priority, max_retries, run_at, key, ord)
@@ -47,36 +59,36 @@ CLAIM_ORDER = {"fifo": "seq", "lifo": "seq DESC", "priority": "priority DESC, se
 CLAIM = f"""
 WITH picked AS (
     SELECT seq FROM tasks
-    WHERE task_type = %(task_type)s AND status = 'pending' AND run_at <= %(now)s
+    WHERE task_type = %(task_type)s AND status = {_PENDING} AND run_at <= %(now)s
     ORDER BY {{order}}
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE tasks AS t
-SET status = 'processing', attempts = t.attempts + 1, started_at = %(now)s, updated_at = %(now)s,
+SET status = {_PROCESSING}, attempts = t.attempts + 1, started_at = %(now)s, updated_at = %(now)s,
     claimed_by = %(daemon)s, lease_expires_at = {DB_NOW} + %(lease)s
 FROM picked
 WHERE t.seq = picked.seq
 RETURNING t.id, t.task_type, t.data, t.attempts - 1, t.max_retries, t.priority, t.seq
-"""  # noqa: S608 - constant fragments only; values are bound parameters
+"""
 
-RELEASE = """
+RELEASE = f"""
 UPDATE tasks
-SET status = 'pending', attempts = attempts - 1, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
-WHERE id = ANY(%(ids)s) AND status = 'processing' AND claimed_by = %(daemon)s
+SET status = {_PENDING}, attempts = attempts - 1, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
+WHERE id = ANY(%(ids)s) AND status = {_PROCESSING} AND claimed_by = %(daemon)s
 """
 
 #: Outcomes apply only while this daemon still holds the task: once a lease has expired and
 #: another daemon reclaimed it, a late outcome from the first is dropped.
-COMPLETE = """
+COMPLETE = f"""
 UPDATE tasks AS t
-SET status = 'completed', result = v.result, metadata = COALESCE(v.metadata, t.metadata),
+SET status = {_COMPLETED}, result = v.result, metadata = COALESCE(v.metadata, t.metadata),
     finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
 FROM unnest(%(seqs)s::bigint[], %(results)s::text[], %(metadatas)s::text[]) AS v(seq, result, metadata)
-WHERE t.seq = v.seq AND t.status = 'processing' AND t.claimed_by = %(daemon)s
+WHERE t.seq = v.seq AND t.status = {_PROCESSING} AND t.claimed_by = %(daemon)s
 """
 
-APPLY_TRANSITION = """
+APPLY_TRANSITION = f"""
 UPDATE tasks
 SET status = %(status)s,
     result = COALESCE(%(result)s, result),
@@ -89,7 +101,7 @@ SET status = %(status)s,
     updated_at = %(now)s,
     claimed_by = NULL,
     lease_expires_at = NULL
-WHERE id = %(id)s AND status = 'processing' AND claimed_by = %(daemon)s
+WHERE id = %(id)s AND status = {_PROCESSING} AND claimed_by = %(daemon)s
 """
 
 INSERT_EVENTS = """
@@ -102,21 +114,21 @@ UPDATE_PROGRESS = "UPDATE tasks SET progress = %s, progress_message = %s WHERE i
 #: Lease renewal: only rows this daemon still holds.
 RENEW = f"""
 UPDATE tasks SET lease_expires_at = {DB_NOW} + %(lease)s
-WHERE id = ANY(%(ids)s) AND status = 'processing' AND claimed_by = %(daemon)s
-"""  # noqa: S608 - constant fragments only; values are bound parameters
+WHERE id = ANY(%(ids)s) AND status = {_PROCESSING} AND claimed_by = %(daemon)s
+"""
 
 #: Tasks whose lease lapsed (their daemon died or lost the database) go back to pending; the
 #: attempt they had stays counted, so the next run has the next attempt number.
 REAP_EXPIRED = f"""
 WITH expired AS (
     SELECT seq FROM tasks
-    WHERE status = 'processing' AND lease_expires_at < {DB_NOW}
+    WHERE status = {_PROCESSING} AND lease_expires_at < {DB_NOW}
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE tasks AS t
-SET status = 'pending', run_at = %(now)s, updated_at = %(now)s,
+SET status = {_PENDING}, run_at = %(now)s, updated_at = %(now)s,
     last_error = 'LeaseExpired: daemon ' || t.claimed_by || ' stopped renewing its lease',
     errors = t.errors || jsonb_build_array(jsonb_build_object(
         'attempt', t.attempts - 1,
@@ -126,7 +138,7 @@ SET status = 'pending', run_at = %(now)s, updated_at = %(now)s,
 FROM expired
 WHERE t.seq = expired.seq
 RETURNING t.id, t.task_type
-"""  # noqa: S608 - constant fragments only; values are bound parameters
+"""
 
 TASK_COLUMNS = """
 seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
@@ -134,15 +146,15 @@ created_at, updated_at, started_at, finished_at, result, metadata, last_error, e
 progress, progress_message
 """
 
-GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"  # noqa: S608 - constant fragments only
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
 
 GET_EVENTS = "SELECT body FROM events WHERE task_id = %s ORDER BY n"
 
 #: The row is locked for the rest of the transaction, so the status read is the one acted on.
 GET_STATUS_FOR_UPDATE = "SELECT status, claimed_by, task_type FROM tasks WHERE id = %s FOR UPDATE"
 
-CANCEL = """
-UPDATE tasks SET status = 'cancelled', finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL,
+CANCEL = f"""
+UPDATE tasks SET status = {_CANCELLED}, finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL,
     lease_expires_at = NULL
 WHERE id = %(id)s
 """
@@ -151,9 +163,9 @@ DELETE_TASK = "DELETE FROM tasks WHERE id = %s"
 
 DELETE_EVENTS = "DELETE FROM events WHERE task_id = %s"
 
-REDRIVE = """
+REDRIVE = f"""
 UPDATE tasks
-SET status = 'pending', attempts = 0, run_at = %(now)s, finished_at = NULL, result = NULL, updated_at = %(now)s
+SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, result = NULL, updated_at = %(now)s
 WHERE id = %(id)s
 """
 
@@ -171,4 +183,4 @@ def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
         where.append("seq < %(cursor)s")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     # Constant fragments only; every value is a bound parameter.
-    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT %(limit)s"  # noqa: S608
+    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT %(limit)s"

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from taskdaemond import defaults
-from taskdaemond.queue import sql
+from taskdaemond.queue import sqlite_sql as sql
+from taskdaemond.queue._migrations import load
+from taskdaemond.queue._rows import counts_of, page_of, row_to_record
 from taskdaemond.queue.base import TaskQueue, claim_order_key
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
@@ -31,56 +33,6 @@ T = TypeVar("T")
 SYNCHRONOUS = "NORMAL"
 
 
-def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecord:
-    (
-        seq,
-        task_id,
-        task_type,
-        data,
-        status,
-        priority,
-        attempts,
-        max_retries,
-        run_at,
-        key,
-        created_at,
-        updated_at,
-        started_at,
-        finished_at,
-        result,
-        metadata,
-        last_error,
-        errors,
-        crashes,
-        progress,
-        progress_message,
-    ) = row
-    return TaskRecord(
-        id=task_id,
-        task_type=task_type,
-        status=TaskStatus(status),
-        data=json.loads(data),
-        priority=priority,
-        attempts=attempts,
-        max_retries=max_retries,
-        run_at=run_at,
-        created_at=created_at,
-        updated_at=updated_at,
-        seq=seq,
-        idempotency_key=key,
-        started_at=started_at,
-        finished_at=finished_at,
-        result=json.loads(result) if result is not None else None,
-        metadata=json.loads(metadata) if metadata is not None else None,
-        last_error=last_error,
-        errors=json.loads(errors),
-        logs=events,
-        progress=progress,
-        progress_message=progress_message,
-        crashes=crashes,
-    )
-
-
 class SqliteQueue(TaskQueue):
     """Tasks in a SQLite file at ``path``."""
 
@@ -91,6 +43,8 @@ class SqliteQueue(TaskQueue):
         self._claim_index = sql.CLAIM_INDEX_OF[task_selection]
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
         self._db: sqlite3.Connection | None = None
+        #: Migrations this daemon applied when it opened the file (``NNNN_name``).
+        self.applied_migrations: list[str] = []
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -122,10 +76,24 @@ class SqliteQueue(TaskQueue):
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         self.db.execute(f"PRAGMA busy_timeout = {defaults.SQLITE_BUSY_TIMEOUT_MS}")
-        self.db.executescript(sql.SCHEMA)
+        self._migrate()
         for name, create in sql.CLAIM_INDEXES.items():
             self.db.execute(create if name == self._claim_index else f"DROP INDEX IF EXISTS {name}")
         return self._transaction(lambda db: db.execute(sql.RECOVER_PROCESSING, (now,)).rowcount)
+
+    def _migrate(self) -> None:
+        """Apply the migrations this file lacks, each in its own transaction with the new
+        ``user_version`` (one connection per file: no other daemon migrates it meanwhile)."""
+        current = self.db.execute("PRAGMA user_version").fetchone()[0]
+        for migration in load(sql.MIGRATIONS_PACKAGE):
+            if migration.version <= current:
+                continue
+            # executescript commits first and runs each statement as it comes: BEGIN/COMMIT
+            # inside the script keep the migration and its version in one transaction.
+            self.db.executescript(
+                f"BEGIN IMMEDIATE;\n{migration.sql}\nPRAGMA user_version = {migration.version};\nCOMMIT;"
+            )
+            self.applied_migrations.append(migration.label)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -294,13 +262,8 @@ class SqliteQueue(TaskQueue):
             "cursor": int(cursor) if cursor is not None else None,
             "limit": limit + 1,
         }
-        rows = self.db.execute(query, params).fetchall()
-        records = [row_to_record(row, []) for row in rows[:limit]]
-        next_cursor = str(records[-1].seq) if len(rows) > limit and records else None
-        return TaskPage(records, next_cursor)
+        return page_of(self.db.execute(query, params).fetchall(), limit)
 
     async def counts(self) -> dict[str, int]:
         rows = await self._call(lambda: self.db.execute(sql.COUNT_BY_STATUS).fetchall())
-        counts = {status.value: 0 for status in TaskStatus}
-        counts.update(dict(rows))
-        return counts
+        return counts_of(rows)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from taskdaemond.statuses import TaskStatus
+
 
 class InstanceFate(Enum):
     """What the pool does with the instance after an attempt."""
@@ -151,7 +153,7 @@ class ProtocolViolation(_Failure):
 
 @dataclass(frozen=True, slots=True)
 class Aborted(_Failure):
-    """The daemon stopped the instance on purpose: ``reason`` is "cancelled" or "interrupted"."""
+    """The daemon stopped the instance on purpose: ``reason`` is CANCELLED or INTERRUPTED."""
 
     reason: str
     error_type: ClassVar[str] = "Interrupted"
@@ -171,8 +173,8 @@ class Aborted(_Failure):
         return self.reason
 
 
-#: Reasons the daemon aborts an attempt.
-CANCELLED = "cancelled"
-INTERRUPTED = "interrupted"
+#: Why the daemon aborts an attempt: the status the task gets for it.
+CANCELLED = TaskStatus.CANCELLED
+INTERRUPTED = TaskStatus.INTERRUPTED
 
 Outcome = Succeeded | HandlerFailed | Crashed | TimedOut | ProtocolViolation | Aborted

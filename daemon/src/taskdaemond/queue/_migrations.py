@@ -1,5 +1,5 @@
-"""Versioned SQL migrations of the PostgreSQL queue: ``NNNN_name.sql`` files, applied in order,
-each once, recorded in the ``taskdaemon_migrations`` table. Never edit a released file: add
+"""Versioned SQL migrations, shared by the engines: each engine's ``*_migrations`` package
+holds ``NNNN_name.sql`` files, applied in order, each once. Never edit a released file: add
 the next one."""
 
 from __future__ import annotations
@@ -17,16 +17,20 @@ class Migration:
     name: str
     sql: str
 
+    @property
+    def label(self) -> str:
+        return f"{self.version:04d}_{self.name}"
 
-def migrations() -> list[Migration]:
-    """Every migration shipped with this version, oldest first."""
+
+def load(package: str) -> list[Migration]:
+    """Every migration shipped in ``package``, oldest first; numbered 1..n without gaps."""
     found: list[Migration] = []
-    for entry in resources.files(__name__).iterdir():
+    for entry in resources.files(package).iterdir():
         match = FILE_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations are not numbered 1..n without gaps: {versions}")
+        raise RuntimeError(f"migrations in {package} are not numbered 1..n without gaps: {versions}")
     return found

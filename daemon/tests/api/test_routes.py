@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Daemon, handler_table, wait_until, write_config
+from tests.helpers import Daemon, handler_table, wait_until, write_config
 
 FAST_BACKOFF = {"initial": 0.05, "max": 0.2, "jitter": 0}
 
@@ -178,7 +178,7 @@ def test_cancel_running_task_stops_its_handler(client: httpx.Client, daemon: Dae
 def test_health_reports_queue_depth_and_pool_state(client: httpx.Client) -> None:
     health = client.get("/health").json()
     assert health["status"] == "healthy"
-    assert isinstance(health["queue_depth"], int)
+    assert health["queue_depth"] == health["tasks"]["pending"]
     assert set(health["tasks"]) == {"pending", "processing", "completed", "failed", "cancelled", "interrupted"}
     echo = health["pools"]["echo"]
     assert echo["instances"] == 2 and len(echo["slots"]) == 2 and echo["crash_loop"] is False
@@ -202,10 +202,15 @@ def test_prometheus_metrics_have_the_taskdaemon_names(client: httpx.Client) -> N
         assert name in text, name
 
 
-def test_json_metrics(client: httpx.Client) -> None:
-    metrics = client.get("/api/metrics").json()
-    assert metrics["queue_size"] >= 0 and metrics["by_type"]["echo"]["received"] >= 1
-    assert metrics["pools"]["echo"]["instances"] == 2
+def test_json_metrics_count_what_the_queue_holds(client: httpx.Client) -> None:
+    before = client.get("/api/metrics").json()
+    task_id = submit(client, {"type": "echo", "data": {}, "delay": 300})  # stays pending
+    after = client.get("/api/metrics").json()
+    assert after["queue_size"] == before["queue_size"] + 1 == after["tasks"]["pending"]
+    received_before = before["by_type"].get("echo", {}).get("received", 0)
+    assert after["by_type"]["echo"]["received"] == received_before + 1
+    assert after["pools"]["echo"]["instances"] == 2
+    assert client.delete(f"/api/tasks/{task_id}").status_code == 204
 
 
 def test_openapi_document_and_docs_page_are_served(client: httpx.Client) -> None:

@@ -1,38 +1,16 @@
-"""Every SQL statement of the SQLite queue, named, in one place."""
+"""Every SQL statement of the SQLite queue, named, in one place (the schema is in its migrations)."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    seq              INTEGER PRIMARY KEY,
-    id               TEXT    NOT NULL UNIQUE,
-    task_type        TEXT    NOT NULL,
-    data             TEXT    NOT NULL,
-    status           TEXT    NOT NULL,
-    priority         INTEGER NOT NULL,
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    max_retries      INTEGER NOT NULL,
-    run_at           REAL    NOT NULL,
-    idempotency_key  TEXT,
-    created_at       REAL    NOT NULL,
-    updated_at       REAL    NOT NULL,
-    started_at       REAL,
-    finished_at      REAL,
-    result           TEXT,
-    metadata         TEXT,
-    last_error       TEXT,
-    errors           TEXT    NOT NULL DEFAULT '[]',
-    crashes          INTEGER NOT NULL DEFAULT 0,
-    progress         REAL,
-    progress_message TEXT
-);
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status, seq);
-CREATE INDEX IF NOT EXISTS tasks_idempotency ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS events (
-    task_id TEXT NOT NULL,
-    at      REAL NOT NULL,
-    body    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_task ON events (task_id);
-"""
+from taskdaemond.statuses import TaskStatus, sql_literal
+
+# Statuses as SQL literals: every statement below is built from constants only.
+_CANCELLED = sql_literal(TaskStatus.CANCELLED)
+_COMPLETED = sql_literal(TaskStatus.COMPLETED)
+_FAILED = sql_literal(TaskStatus.FAILED)
+_PENDING = sql_literal(TaskStatus.PENDING)
+_PROCESSING = sql_literal(TaskStatus.PROCESSING)
+
+#: The package whose NNNN_name.sql files are this queue's migrations.
+MIGRATIONS_PACKAGE = "taskdaemond.queue.sqlite_migrations"
 
 #: The claim index of each task selection. Only the one in use is kept: every index is
 #: rewritten twice per task (claimed, then finished), so a spare one costs throughput.
@@ -44,16 +22,16 @@ CLAIM_INDEXES = {
 }
 CLAIM_INDEX_OF = {"fifo": "tasks_claim_fifo", "lifo": "tasks_claim_fifo", "priority": "tasks_claim_priority"}
 
-RECOVER_PROCESSING = "UPDATE tasks SET status = 'pending', updated_at = ? WHERE status = 'processing'"
+RECOVER_PROCESSING = f"UPDATE tasks SET status = {_PENDING}, updated_at = ? WHERE status = {_PROCESSING}"
 
-FIND_BY_IDEMPOTENCY_KEY = """
-SELECT id FROM tasks WHERE idempotency_key = ? AND status != 'failed' ORDER BY seq LIMIT 1
+FIND_BY_IDEMPOTENCY_KEY = f"""
+SELECT id FROM tasks WHERE idempotency_key = ? AND status != {_FAILED} ORDER BY seq LIMIT 1
 """
 
-INSERT_TASK = """
+INSERT_TASK = f"""
 INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at,
                    idempotency_key, created_at, updated_at)
-VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?)
 """
 
 #: ORDER BY of a claim for each task selection.
@@ -63,24 +41,24 @@ CLAIM_ORDER = {
     "priority": "priority DESC, seq",
 }
 
-CLAIM = """
+CLAIM = f"""
 UPDATE tasks
-SET status = 'processing', attempts = attempts + 1, started_at = :now, updated_at = :now
+SET status = {_PROCESSING}, attempts = attempts + 1, started_at = :now, updated_at = :now
 WHERE seq IN (
     SELECT seq FROM tasks
-    WHERE task_type = :task_type AND status = 'pending' AND run_at <= :now
-    ORDER BY {order}
+    WHERE task_type = :task_type AND status = {_PENDING} AND run_at <= :now
+    ORDER BY {{order}}
     LIMIT :limit
 )
 RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq
 """
 
-RELEASE = """
-UPDATE tasks SET status = 'pending', attempts = attempts - 1, updated_at = ?
-WHERE id = ? AND status = 'processing'
+RELEASE = f"""
+UPDATE tasks SET status = {_PENDING}, attempts = attempts - 1, updated_at = ?
+WHERE id = ? AND status = {_PROCESSING}
 """
 
-APPLY_TRANSITION = """
+APPLY_TRANSITION = f"""
 UPDATE tasks
 SET status = :status,
     result = COALESCE(:result, result),
@@ -91,14 +69,14 @@ SET status = :status,
     crashes = crashes + :crashed,
     finished_at = :finished_at,
     updated_at = :now
-WHERE id = :id AND status = 'processing'
+WHERE id = :id AND status = {_PROCESSING}
 """
 
 #: The everyday transition, kept simple: it runs once per completed task.
-COMPLETE = """
+COMPLETE = f"""
 UPDATE tasks
-SET status = 'completed', result = ?, metadata = COALESCE(?, metadata), finished_at = ?, updated_at = ?
-WHERE seq = ? AND status = 'processing'
+SET status = {_COMPLETED}, result = ?, metadata = COALESCE(?, metadata), finished_at = ?, updated_at = ?
+WHERE seq = ? AND status = {_PROCESSING}
 """
 
 INSERT_EVENT = "INSERT INTO events (task_id, at, body) VALUES (?, ?, ?)"
@@ -111,21 +89,21 @@ created_at, updated_at, started_at, finished_at, result, metadata, last_error, e
 progress, progress_message
 """
 
-GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"  # noqa: S608 - constant fragments only
+GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
 
 GET_EVENTS = "SELECT body FROM events WHERE task_id = ? ORDER BY rowid"
 
 GET_STATUS = "SELECT status FROM tasks WHERE id = ?"
 
-CANCEL = "UPDATE tasks SET status = 'cancelled', finished_at = ?, updated_at = ? WHERE id = ?"
+CANCEL = f"UPDATE tasks SET status = {_CANCELLED}, finished_at = ?, updated_at = ? WHERE id = ?"
 
 DELETE_TASK = "DELETE FROM tasks WHERE id = ?"
 
 DELETE_EVENTS = "DELETE FROM events WHERE task_id = ?"
 
-REDRIVE = """
+REDRIVE = f"""
 UPDATE tasks
-SET status = 'pending', attempts = 0, run_at = ?, finished_at = NULL, result = NULL, updated_at = ?
+SET status = {_PENDING}, attempts = 0, run_at = ?, finished_at = NULL, result = NULL, updated_at = ?
 WHERE id = ?
 """
 
@@ -143,4 +121,4 @@ def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
         where.append("seq < :cursor")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     # Constant fragments only; every value is a bound parameter.
-    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT :limit"  # noqa: S608
+    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT :limit"

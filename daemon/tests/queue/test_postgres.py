@@ -6,11 +6,11 @@ import asyncio
 import time
 from pathlib import Path
 
-from taskdaemond.queue import NewTask, Transition
-from taskdaemond.queue.migrations import migrations
+from taskdaemond.queue import NewTask, Transition, postgres_sql
+from taskdaemond.queue._migrations import load
 from taskdaemond.queue.postgres import PostgresQueue
 from taskdaemond.statuses import TaskStatus
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.pghelpers import fleet, query
 
 
@@ -26,7 +26,7 @@ def test_queues_opening_at_once_on_an_empty_database_apply_each_migration_once(p
         await asyncio.gather(*(q.close() for q in queues))
 
     asyncio.run(main())
-    shipped = [f"{m.version:04d}_{m.name}" for m in migrations()]
+    shipped = [f"{m.version:04d}_{m.name}" for m in load(postgres_sql.MIGRATIONS_PACKAGE)]
     assert sorted(name for q in queues for name in q.applied_migrations) == shipped
     rows = query(postgres_url, "SELECT version, name FROM taskdaemon_migrations ORDER BY version")
     assert [f"{v:04d}_{n}" for v, n in rows] == shipped
@@ -39,10 +39,10 @@ def test_two_daemons_starting_at_the_same_moment_run_the_migrations_once(tmp_pat
         for daemon in (first, second):
             wait_until(daemon._healthy, timeout=30, what=f"daemon on {daemon.url}")
         logs = [first.log(), second.log()]
-    for migration in migrations():
+    for migration in load(postgres_sql.MIGRATIONS_PACKAGE):
         line = f"applied migration {migration.version:04d}_{migration.name}"
         assert sum(log.count(line) for log in logs) == 1, logs
-    assert len(query(postgres_url, "SELECT * FROM taskdaemon_migrations")) == len(migrations())
+    assert len(query(postgres_url, "SELECT * FROM taskdaemon_migrations")) == len(load(postgres_sql.MIGRATIONS_PACKAGE))
 
 
 def test_an_expired_lease_is_reclaimed_by_another_daemon_and_the_late_outcome_is_dropped(

@@ -22,7 +22,7 @@ from taskdaemond.runtime import (
     launch_spec,
 )
 from taskdaemond.runtime.container import container_argv, container_name
-from tests.conftest import HANDLERS, PYTHON, handler_command, pid_alive
+from tests.helpers import HANDLERS, PYTHON, handler_command, pid_alive
 
 
 def handler(name: str, **settings: Any) -> HandlerConfig:

@@ -1,0 +1,70 @@
+"""What only the SQLite queue does: versioned migrations recorded in the file's user_version."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from taskdaemond.queue import NewTask, sqlite_sql
+from taskdaemond.queue._migrations import load
+from taskdaemond.queue.sqlite import SqliteQueue
+
+SHIPPED = load(sqlite_sql.MIGRATIONS_PACKAGE)
+
+
+def user_version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+
+def open_and_close(path: Path) -> list[str]:
+    async def main() -> list[str]:
+        queue = SqliteQueue(path)
+        await queue.open()
+        await queue.close()
+        return queue.applied_migrations
+
+    return asyncio.run(main())
+
+
+def test_a_new_file_gets_every_migration_and_its_version(tmp_path: Path) -> None:
+    assert open_and_close(tmp_path / "q.db") == [m.label for m in SHIPPED]
+    assert user_version(tmp_path / "q.db") == len(SHIPPED)
+
+
+def test_a_migrated_file_is_not_migrated_again(tmp_path: Path) -> None:
+    open_and_close(tmp_path / "q.db")
+    assert open_and_close(tmp_path / "q.db") == []
+    assert user_version(tmp_path / "q.db") == len(SHIPPED)
+
+
+def test_a_file_made_before_versioned_migrations_keeps_its_tasks(tmp_path: Path) -> None:
+    """Files written by the first release have the schema of 0001 and user_version 0."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(SHIPPED[0].sql)
+        db.execute(
+            "INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, created_at, updated_at)"
+            " VALUES ('old-1', 'echo', '{}', 'pending', 50, 3, 0, 0, 0)"
+        )
+    assert user_version(path) == 0
+
+    async def main() -> tuple[list[str], str | None, list[str]]:
+        queue = SqliteQueue(path)
+        await queue.open()
+        try:
+            old = await queue.get("old-1")
+            [(new_id, _)] = await queue.submit([NewTask("echo", "{}", 50, 3)], time.time())
+            claimed = [t.id for t in await queue.claim("echo", 10, time.time())]
+        finally:
+            await queue.close()
+        assert old is not None and new_id
+        return queue.applied_migrations, old.id, claimed
+
+    applied, old_id, claimed = asyncio.run(main())
+    assert applied == [m.label for m in SHIPPED] and old_id == "old-1"
+    assert claimed[0] == "old-1" and len(claimed) == 2
+    assert user_version(path) == len(SHIPPED)
