@@ -1,7 +1,9 @@
 # TaskDaemon: the entry points a newcomer needs.
 #   make demo   the reference daemon running example handlers in every language
 #   make test   every suite (installs what it needs on a fresh Debian machine)
-# Each suite also has its own target (make test-python, test-daemon, ...).
+#   make lint   every linter and type checker, no tests;  make fmt  format and auto-fix
+# Each suite also has its own target (make test-python, test-daemon, ...), and each works on its own
+# from a fresh clone: every test-* target depends on setup and on whatever else it needs.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -10,12 +12,20 @@ BIN := $(abspath $(VENV))/bin
 PY := $(BIN)/python
 
 .PHONY: help setup setup-podman demo test test-protocol test-python test-ruby test-typescript \
-        test-daemon test-conformance test-images test-containers images bench clean
+        test-daemon test-conformance test-images test-containers images bench clean fmt lint \
+        lint-protocol lint-python lint-ruby lint-typescript lint-daemon lint-conformance lint-images \
+        lint-bench
+
+# The Python trees. Each is checked with its closest ruff settings: the root ruff.toml, which the
+# packages extend.
+PY_TREES := protocol bench sdks/python conformance images daemon
 
 help:
 	@echo "make demo    run the daemon with the example handlers, submit tasks, show results"
 	@echo "make test    every suite: test-protocol test-python test-ruby test-typescript"
 	@echo "             test-daemon test-conformance test-images test-containers"
+	@echo "make lint    every linter and type checker, without the tests (lint-python, lint-ruby, ...)"
+	@echo "make fmt     ruff format and ruff check --fix on every Python tree; rubocop's safe fixes"
 	@echo "make images  build the handler images with podman (localhost/taskdaemon-<name>:dev)"
 	@echo "make bench   measurements, quick mode (MODE=--full for the long run; not part of make test)"
 
@@ -32,48 +42,77 @@ test: setup test-protocol test-python test-ruby test-typescript test-daemon test
       test-images test-containers
 	@echo "make test: every suite passed"
 
-test-protocol:
+# Each suite runs its tests after its linters and type checks (lint-<suite>, below).
+test-protocol: setup lint-protocol
 	$(BIN)/pytest -q protocol/tests
-	$(BIN)/ruff check protocol
-	$(BIN)/ruff format --check protocol
 
-test-python:
+test-python: setup lint-python
 	cd sdks/python && $(BIN)/pytest -q
-	cd sdks/python && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 	rm -rf sdks/python/dist && $(PY) -m build -q sdks/python --outdir sdks/python/dist >/dev/null
 	$(BIN)/twine check --strict sdks/python/dist/*
 
-test-ruby:
+test-ruby: setup
 	cd sdks/ruby && rake test build rbs
 
-test-typescript:
-	cd sdks/typescript && npm run --silent typecheck && npm test --silent
+test-typescript: setup lint-typescript
+	cd sdks/typescript && npm test --silent
 
-test-daemon:
+test-daemon: setup lint-daemon
 	cd daemon && $(BIN)/pytest -q -m "not containers"
-	cd daemon && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-test-conformance:
+test-conformance: setup lint-conformance
 	cd conformance && $(BIN)/pytest -q
-	cd conformance && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/taskdaemon-conformance run --sdk all --report conformance/report.json
 
 # The image tooling's own tests (they build what they need).
-test-images: setup-podman
-	cd images && $(BIN)/pytest -q && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+test-images: setup setup-podman lint-images
+	cd images && $(BIN)/pytest -q
 
-# Every SDK proven in its image, and the daemon running the examples as containers. Side by side:
-# the conformance run keeps both cores busy while the daemon's container tests mostly wait.
-test-containers: setup-podman images
-	@log=$$(mktemp); \
-	(cd daemon && $(BIN)/pytest -q -m containers tests/test_containers.py) >"$$log" 2>&1 & tests=$$!; \
-	status=0; \
-	$(BIN)/taskdaemon-conformance run --sdk all --engine podman --report conformance/report-podman.json || status=1; \
-	wait $$tests || status=1; \
-	echo "daemon container tests:"; cat "$$log"; rm -f "$$log"; exit $$status
+# Every SDK proven in its image, and the daemon running the examples as containers, side by side.
+test-containers: setup setup-podman images
+	scripts/test-containers.sh
 
-images:
+images: setup setup-podman
 	images/build.sh
+
+# Linters and type checkers, no tests: `make lint` runs them all, each suite's test target its own.
+lint: lint-protocol lint-python lint-ruby lint-typescript lint-daemon lint-conformance lint-images lint-bench
+	@echo "make lint: every linter and type check passed"
+
+lint-protocol: setup
+	$(BIN)/ruff check protocol
+	$(BIN)/ruff format --check protocol
+
+lint-python: setup
+	cd sdks/python && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# rbs validates the signatures; rubocop is in lint only (not yet part of make test).
+lint-ruby: setup
+	cd sdks/ruby && rake rbs rubocop
+
+lint-typescript: setup
+	cd sdks/typescript && npm run --silent typecheck
+
+lint-daemon: setup
+	cd daemon && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+lint-conformance: setup
+	cd conformance && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+lint-images: setup
+	cd images && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+lint-bench: setup
+	$(BIN)/ruff check bench
+	$(BIN)/ruff format --check bench
+
+# Formats and fixes in place what the tools can: ruff on every Python tree (the fixes first, so the
+# formatter has the last word; what cannot be fixed is listed, and left to `make lint`), and rubocop's
+# safe corrections on the Ruby SDK and examples. No formatter is configured for TypeScript.
+fmt: setup
+	$(BIN)/ruff check --fix --exit-zero $(PY_TREES)
+	$(BIN)/ruff format $(PY_TREES)
+	cd sdks/ruby && rake fmt
 
 # Measurements on demand, never part of make test: MODE=--full for the publishable run.
 MODE ?= --quick

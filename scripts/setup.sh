@@ -34,8 +34,9 @@ python_venv() {
 }
 
 ruby_toolchain() {
-    command -v ruby >/dev/null && command -v rake >/dev/null && return
-    apt_install ruby rake
+    # rubocop: Debian's, for make lint and make fmt (RubyGems' registry is out of reach).
+    command -v ruby >/dev/null && command -v rake >/dev/null && command -v rubocop >/dev/null && return
+    apt_install ruby rake rubocop
 }
 
 node_toolchain() {
