@@ -1,9 +1,9 @@
-"""Row helpers the SQL queues share: a row as a TaskRecord, a page of rows, status counts."""
+"""What the SQL queues share: a row as a TaskRecord, the listing query and its page, status counts."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from taskdaemond.queue.models import TaskPage, TaskRecord
@@ -72,3 +72,28 @@ def counts_of(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
     counts = {status.value: 0 for status in TaskStatus}
     counts.update({status: int(count) for status, count in rows})
     return counts
+
+
+def list_query(columns: str, placeholder: Callable[[str], str], *, status: bool, task_type: bool, cursor: bool) -> str:
+    """SELECT for one page of tasks, newest first, with the filters that are given;
+    ``placeholder`` writes a named parameter in the engine's style."""
+    where = []
+    if status:
+        where.append(f"status = {placeholder('status')}")
+    if task_type:
+        where.append(f"task_type = {placeholder('task_type')}")
+    if cursor:
+        where.append(f"seq < {placeholder('cursor')}")
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    # Constant fragments only; every value is a bound parameter.
+    return f"SELECT {columns} FROM tasks {clause} ORDER BY seq DESC LIMIT {placeholder('limit')}"  # noqa: S608
+
+
+def list_params(status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The parameters of ``list_query``: one row more than the page, to tell a next page exists."""
+    return {
+        "status": status.value if status else None,
+        "task_type": task_type,
+        "cursor": int(cursor) if cursor is not None else None,
+        "limit": limit + 1,
+    }

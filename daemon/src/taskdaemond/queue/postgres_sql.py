@@ -1,6 +1,7 @@
 """Every SQL statement of the PostgreSQL queue, named, in one place. The schema itself is in
 the versioned files of ``queue/migrations``."""
 
+from taskdaemond.queue._rows import list_query
 from taskdaemond.statuses import TaskStatus, sql_literal
 
 # Statuses as SQL literals: every statement below is built from constants only.
@@ -174,13 +175,4 @@ COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 
 def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
     """SELECT for one page of tasks, newest first, with the filters that are given."""
-    where = []
-    if status:
-        where.append("status = %(status)s")
-    if task_type:
-        where.append("task_type = %(task_type)s")
-    if cursor:
-        where.append("seq < %(cursor)s")
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    # Constant fragments only; every value is a bound parameter.
-    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT %(limit)s"
+    return list_query(TASK_COLUMNS, lambda name: f"%({name})s", status=status, task_type=task_type, cursor=cursor)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from taskdaemond import defaults
 from taskdaemond.queue import sqlite_sql as sql
 from taskdaemond.queue._migrations import load
-from taskdaemond.queue._rows import counts_of, page_of, row_to_record
+from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import TaskQueue, claim_order_key
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
@@ -256,12 +256,7 @@ class SqliteQueue(TaskQueue):
 
     def _list(self, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None) -> TaskPage:
         query = sql.list_tasks(status=status is not None, task_type=task_type is not None, cursor=cursor is not None)
-        params = {
-            "status": status.value if status else None,
-            "task_type": task_type,
-            "cursor": int(cursor) if cursor is not None else None,
-            "limit": limit + 1,
-        }
+        params = list_params(status, task_type, limit, cursor)
         return page_of(self.db.execute(query, params).fetchall(), limit)
 
     async def counts(self) -> dict[str, int]:

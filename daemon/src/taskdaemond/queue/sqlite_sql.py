@@ -1,5 +1,6 @@
 """Every SQL statement of the SQLite queue, named, in one place (the schema is in its migrations)."""
 
+from taskdaemond.queue._rows import list_query
 from taskdaemond.statuses import TaskStatus, sql_literal
 
 # Statuses as SQL literals: every statement below is built from constants only.
@@ -112,13 +113,4 @@ COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 
 def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
     """SELECT for one page of tasks, newest first, with the filters that are given."""
-    where = []
-    if status:
-        where.append("status = :status")
-    if task_type:
-        where.append("task_type = :task_type")
-    if cursor:
-        where.append("seq < :cursor")
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    # Constant fragments only; every value is a bound parameter.
-    return f"SELECT {TASK_COLUMNS} FROM tasks {clause} ORDER BY seq DESC LIMIT :limit"
+    return list_query(TASK_COLUMNS, lambda name: f":{name}", status=status, task_type=task_type, cursor=cursor)
