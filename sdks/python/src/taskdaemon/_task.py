@@ -91,8 +91,9 @@ class Task:
     `attempt` is zero-based: the first run is 0, the first retry 1.
 
     `log()` and `progress()` send events to the daemon while the handler works. A Task built by
-    hand (in a unit test) has nowhere to send them: its events are checked, then dropped. Use
-    `taskdaemon.testing.call()` to run a handler and see its events.
+    hand (in a unit test), or copied with `dataclasses.replace()`, has nowhere to send them: its
+    events are checked, then dropped. Use `taskdaemon.testing.call()` to run a handler and see
+    its events.
     """
 
     task_id: str
