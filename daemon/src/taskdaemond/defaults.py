@@ -25,6 +25,14 @@ DEFAULT_SHUTDOWN_GRACE = 10.0
 #: Seconds a claim on the shared PostgreSQL queue holds a task unless its daemon renews it
 #: (every quarter of it); another daemon reclaims the task once it lapses.
 DEFAULT_LEASE_SECONDS = 30.0
+#: Seconds a completed task is kept after it finished, then pruned (a day, as Celery keeps
+#: results); 0 keeps completed tasks for ever.
+DEFAULT_COMPLETED_TTL = 86400.0
+#: Seconds a failed, cancelled or interrupted task is kept after it finished (a week: these
+#: are the tasks people inspect); 0 keeps them for ever.
+DEFAULT_FAILED_TTL = 604800.0
+#: Seconds between two passes of the pruner.
+DEFAULT_PRUNE_INTERVAL = 10.0
 
 #: Warm instances per task type (TaskDaemon's default).
 DEFAULT_INSTANCES = 2
@@ -96,6 +104,18 @@ POSTGRES_LISTEN_RETRY = 1.0
 #: Most expired leases one reaper pass puts back.
 POSTGRES_REAP_LIMIT = 10_000
 
+#: Finished tasks one pruner transaction deletes: small, so that a batch holds the SQLite
+#: writer (claims, submits, outcomes wait behind it) for a few milliseconds only.
+PRUNE_BATCH = 500
+#: Seconds the pruner pauses between two batches, so that claims and the API get in.
+PRUNE_PAUSE = 0.005
+#: Free SQLite pages one incremental_vacuum call returns to the file system (4 MiB of 4 KiB pages).
+VACUUM_PAGES = 1024
+#: Free space the SQLite file keeps for the next inserts before the pruner gives pages back:
+#: this fraction of the file, at least VACUUM_KEEP_MIN_BYTES.
+VACUUM_KEEP_FRACTION = 0.25
+VACUUM_KEEP_MIN_BYTES = 8 * 1024 * 1024
+
 #: Seconds between two looks at the queue when nothing told the scheduler to look
 #: (tasks that become due, other daemons sharing a queue).
 QUEUE_POLL_INTERVAL = 1.0
@@ -106,3 +126,13 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 #: Seconds uvicorn waits for open HTTP connections at shutdown.
 HTTP_SHUTDOWN_TIMEOUT = 3.0
+
+#: Longest delay a submit may ask for, in seconds (one year): a task due later than the
+#: dates the API can show would break every listing that holds it.
+MAX_DELAY = 365 * 24 * 3600.0
+#: Most retries a submit may ask for.
+MAX_TASK_RETRIES = 1000
+#: Largest cursor of GET /api/tasks: the queue's sequence numbers are signed 64-bit integers.
+MAX_CURSOR = 2**63 - 1
+#: Deepest nesting of a request body's JSON (objects and arrays), the body itself included.
+MAX_JSON_DEPTH = 200

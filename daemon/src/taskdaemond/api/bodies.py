@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from taskdaemond import jsonfast
+from taskdaemond import defaults, jsonfast
 
 
 class BadRequest(Exception):
@@ -32,12 +32,21 @@ async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
         # submit path's cost); a JSON syntax error is reported with the stdlib's words.
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        invalid = [error for error in exc.errors() if error.get("type") == "json_invalid"]
+        if invalid:
+            if "recursion limit" in str(invalid[0].get("ctx", {}).get("error", "")):
+                raise BadRequest(too_deep()) from None
             try:
                 jsonfast.loads(raw)
+            except RecursionError:
+                raise BadRequest(too_deep()) from None
             except ValueError as syntax:
                 raise BadRequest(f"malformed JSON: {syntax}") from None
         raise BadRequest(describe_errors(exc.errors()), jsonable(exc.errors())) from None
+
+
+def too_deep() -> str:
+    return f"malformed JSON: nested more than {defaults.MAX_JSON_DEPTH} levels deep"
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -81,6 +90,10 @@ def describe_errors(errors: Sequence[Any]) -> str:
             problems.append(f"{field} must be a JSON object")
         elif kind == "missing":
             problems.append(f"{field} is required")
+        elif kind == "extra_forbidden":
+            problems.append(f"unknown field {field!r}")
+        elif kind == "value_error":
+            problems.append(str(item.get("ctx", {}).get("error", item.get("msg"))))
         else:
             problems.append(f"{field}: {item.get('msg')}" if field else str(item.get("msg")))
     return "; ".join(problems) or "invalid request"

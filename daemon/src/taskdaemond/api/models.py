@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 from taskdaemond import defaults
 
 
+def non_finite_at(value: Any) -> str | None:
+    """The path of the first NaN or infinite number in ``value`` ("" for value itself), or None.
+
+    Iterative, so a deep document cannot exhaust the stack."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return path
+        if isinstance(node, dict):
+            stack.extend((f"{path}.{key}", item) for key, item in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(node))
+    return None
+
+
 class SubmitRequest(BaseModel):
-    """One task to enqueue (POST /queue)."""
+    """One task to enqueue (POST /queue). Unknown fields are refused, not dropped."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     type: str = Field(min_length=1, description="Task type: a [handlers.<type>] table.")
     data: dict[str, Any] = Field(default_factory=dict, description="The task's input, a JSON object.")
@@ -20,7 +39,13 @@ class SubmitRequest(BaseModel):
         le=defaults.MAX_PRIORITY,
         description="0-100, higher first when the daemon selects by priority; default 50.",
     )
-    delay: StrictFloat | StrictInt | None = Field(None, ge=0, description="Seconds to wait before the task may run.")
+    delay: StrictFloat | None = Field(
+        None,
+        ge=0,
+        le=defaults.MAX_DELAY,
+        allow_inf_nan=False,
+        description=f"Seconds to wait before the task may run: 0 to {defaults.MAX_DELAY:.0f} (one year).",
+    )
     idempotency_key: str | None = Field(
         None,
         min_length=1,
@@ -28,11 +53,24 @@ class SubmitRequest(BaseModel):
         description="A second submit with this key returns the first task's id while that task is not failed.",
     )
     max_retries: StrictInt | None = Field(
-        None, ge=0, le=1000, description="Retries after retryable failures; default: the handler's."
+        None,
+        ge=0,
+        le=defaults.MAX_TASK_RETRIES,
+        description=f"Retries after retryable failures, 0-{defaults.MAX_TASK_RETRIES}; default: the handler's.",
     )
+
+    @field_validator("data")
+    @classmethod
+    def _finite(cls, data: dict[str, Any]) -> dict[str, Any]:
+        where = non_finite_at(data)
+        if where is not None:
+            raise ValueError(f"data{where} is not a finite number (NaN and Infinity are not JSON)")
+        return data
 
 
 class BatchRequest(BaseModel):
     """Many tasks enqueued in one transaction (POST /queue/batch)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     tasks: list[SubmitRequest] = Field(min_length=1, max_length=100_000)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from taskdaemond import defaults, jsonfast
-from taskdaemond.api.bodies import body_schema, parse_body
+from taskdaemond.api.bodies import BadRequest, body_schema, parse_body
 from taskdaemond.api.models import BatchRequest, SubmitRequest
 from taskdaemond.queue.models import NewTask
 from taskdaemond.service import TaskService
@@ -73,7 +73,7 @@ async def submit_batch(request: Request, service: Service) -> dict[str, list[str
 async def get_task(
     task_id: str,
     service: Service,
-    wait: Annotated[float | None, Query(ge=0, le=defaults.MAX_LONG_POLL)] = None,
+    wait: Annotated[float | None, Query(ge=0, le=defaults.MAX_LONG_POLL, allow_inf_nan=False)] = None,
 ) -> Response:
     record = await (service.wait_final(task_id, wait) if wait else service.get(task_id))
     return _json(record.to_api())
@@ -85,8 +85,10 @@ async def list_tasks(
     status: TaskStatus | None = None,
     task_type: Annotated[str | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=defaults.MAX_PAGE_SIZE)] = defaults.DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]+$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
 ) -> dict[str, Any]:
+    if cursor is not None and int(cursor) > defaults.MAX_CURSOR:
+        raise BadRequest(f"cursor: must be an integer from 0 to {defaults.MAX_CURSOR}")
     page = await service.list(status=status, task_type=task_type, limit=limit, cursor=cursor)
     return {"tasks": [record.to_api() for record in page.tasks], "next_cursor": page.next_cursor}
 
