@@ -89,6 +89,18 @@ def test_send_line_writes_raw_bytes_and_adds_the_line_feed() -> None:
             handler.send_line("more")
 
 
+def test_send_bytes_writes_exactly_the_bytes_given() -> None:
+    source = "import sys\nsys.stdout.buffer.write(repr(sys.stdin.buffer.read()).encode() + b'\\n')"
+    with HandlerProcess(fake(source)) as handler:
+        handler.send_bytes(b"one\ntwo")
+        handler.send_bytes(b" without a line feed")
+        handler.close_stdin()
+        assert handler.wait(timeout=10) == 0
+        with pytest.raises(HandlerExited):
+            handler.read_message(timeout=10)
+        assert handler.stray_lines == [repr(b"one\ntwo without a line feed")]
+
+
 def test_a_handler_that_never_reads_times_out_the_write() -> None:
     with (
         HandlerProcess(SILENT, write_timeout=0.5) as handler,

@@ -170,6 +170,10 @@ class HandlerProcess:
             data += b"\n"
         self._request(data, "the handler to read its stdin")
 
+    def send_bytes(self, data: bytes) -> None:
+        """Write `data` exactly as given, no line feed added (e.g. a last line without one)."""
+        self._request(bytes(data), "the handler to read its stdin")
+
     def close_stdin(self) -> None:
         """Close the handler's stdin: it sees EOF and should exit 0."""
         self._request(_CLOSE, "stdin to close")

@@ -3,7 +3,8 @@
 - `call(handler, task_data, ...)` runs a handler in-process on one task, exactly as `run()`
   would, and returns an `Outcome` (result, wire message, events, printed output).
 - `HandlerProcess(argv)` starts a handler command over real pipes and talks the protocol to it:
-  `send()`, `read_result()`, `terminate()`, `wait()`..., with a timeout on every wait.
+  `send()`, `send_line()`, `send_bytes()`, `read_result()`, `terminate()`, `wait()`..., with a
+  timeout on every wait.
 - `task(task_type, task_data)` builds a task message to send.
 """
 
