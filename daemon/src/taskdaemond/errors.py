@@ -51,3 +51,13 @@ class NotRedrivable(InvalidTaskState):
         self.task_id = task_id
         self.status = status
         super().__init__(f"task {task_id} is {status}; only failed or interrupted tasks can be redriven")
+
+
+class NotCancelled(InvalidTaskState):
+    """Raised when a task asked to be cancelled ended otherwise: it was already final, or its
+    handler answered before the cancel could stop it. ``status`` is the status it has."""
+
+    def __init__(self, task_id: str, status: str, message: str | None = None) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(message or f"task {task_id} was not cancelled: it is {status}")

@@ -17,7 +17,7 @@ from typing import Any
 from taskdaemond import __version__, defaults, jsonfast
 from taskdaemond.config import Config, HandlerConfig
 from taskdaemond.dispatch import Dispatcher
-from taskdaemond.errors import InvalidTaskState, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.errors import InvalidTaskState, NotCancelled, NotRedrivable, TaskNotFound, UnknownTaskType
 from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
@@ -150,8 +150,9 @@ class TaskService:
     # -- act on one task --------------------------------------------------------------------
 
     async def cancel(self, task_id: str) -> TaskRecord:
-        """Cancel a pending task, or stop the instance running it. Raises TaskNotFound, or
-        InvalidTaskState when the task is already final."""
+        """Cancel a pending task, or stop the instance running it: the task, cancelled. Raises
+        TaskNotFound, InvalidTaskState while it is finishing, or NotCancelled when it is already
+        final or its handler answered first (the race a cancel can lose)."""
         before = await self._queue.cancel_pending(task_id, time.time())
         if before is None:
             raise TaskNotFound(task_id)
@@ -160,9 +161,12 @@ class TaskService:
                 raise InvalidTaskState(f"task {task_id} is finishing; try again")
             await self.wait_final(task_id, defaults.HANDLER_TERM_GRACE + defaults.HANDLER_EOF_GRACE)
         elif before.is_final:
-            raise InvalidTaskState(f"task {task_id} is already {before.value}")
+            raise NotCancelled(task_id, before.value, f"task {task_id} is already {before.value}")
         self._resolve(task_id)
-        return await self.get(task_id)
+        record = await self.get(task_id)
+        if record.status is not TaskStatus.CANCELLED:
+            raise NotCancelled(task_id, record.status.value)
+        return record
 
     def cancelled_elsewhere(self, task_id: str) -> None:
         """Another daemon cancelled (or deleted) a task this one holds: drop or stop it."""

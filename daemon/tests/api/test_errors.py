@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 
 from taskdaemond.api.bodies import BadRequest
 from taskdaemond.api.errors import ANSWERS, error_response
-from taskdaemond.errors import InvalidTaskState, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.errors import InvalidTaskState, NotCancelled, NotRedrivable, TaskNotFound, UnknownTaskType
 from taskdaemond.queue.base import QueueUnavailable
 from taskdaemond.statuses import TaskStatus
 
@@ -31,6 +31,11 @@ from taskdaemond.statuses import TaskStatus
             {"error": "task t1 is completed; only failed or interrupted tasks can be redriven"},
         ),
         (InvalidTaskState("task t1 is already failed"), 409, {"error": "task t1 is already failed"}),
+        (
+            NotCancelled("t1", "completed"),
+            409,
+            {"error": "task t1 was not cancelled: it is completed", "task_id": "t1", "status": "completed"},
+        ),
         (QueueUnavailable("db down"), 503, {"error": "db down"}),
         (HTTPException(405, "Method Not Allowed"), 405, {"error": "Method Not Allowed"}),
     ],

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from taskdaemond.api.bodies import BadRequest, describe_validation, jsonable
-from taskdaemond.errors import InvalidTaskState, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.errors import InvalidTaskState, NotCancelled, NotRedrivable, TaskNotFound, UnknownTaskType
 from taskdaemond.queue.base import QueueUnavailable
 
 
@@ -44,6 +44,7 @@ ANSWERS: dict[type[Exception], ErrorAnswer] = {
     UnknownTaskType: ErrorAnswer(400, fields=lambda e: {"known_types": e.known}),
     TaskNotFound: ErrorAnswer(404),
     NotRedrivable: ErrorAnswer(404),  # TaskDaemon answers 404 when a task to redrive is not failed
+    NotCancelled: ErrorAnswer(409, fields=lambda e: {"task_id": e.task_id, "status": e.status}),
     InvalidTaskState: ErrorAnswer(409),
     QueueUnavailable: ErrorAnswer(503),
     HTTPException: ErrorAnswer(None, message=lambda e: str(e.detail)),

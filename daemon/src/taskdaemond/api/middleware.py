@@ -69,18 +69,26 @@ class BodyLimit:
 
 
 class BearerToken:
-    """Require ``Authorization: Bearer <token>`` on every path but /health."""
+    """Require ``Authorization: Bearer <token>`` (the scheme in any case) on every path but
+    /health, which answers everyone but shows its detail only with the token: it records
+    whether the request carried the token as ``request.state.authenticated``."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode()
+        self.expected = token.encode()
+
+    def authenticated(self, scope: Scope) -> bool:
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, credentials = given.strip().partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/health":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        if not hmac.compare_digest(given, self.expected):
+        authenticated = self.authenticated(scope)
+        scope.setdefault("state", {})["authenticated"] = authenticated
+        if not authenticated and scope["path"] != "/health":
             await send_error(
                 send,
                 401,

@@ -109,9 +109,13 @@ async def redrive_task(task_id: str, service: Service) -> dict[str, Any]:
     return (await service.redrive(task_id)).to_api()
 
 
-@router.get("/health", summary="Liveness, queue depth and pool state", tags=["daemon"])
-async def health(service: Service) -> JSONResponse:
+@router.api_route(
+    "/health", methods=["GET", "HEAD"], summary="Liveness; with the token, queue and pools", tags=["daemon"]
+)
+async def health(request: Request, service: Service) -> JSONResponse:
     answer = await service.health()
+    if not getattr(request.state, "authenticated", True):  # a token is set and was not given
+        return JSONResponse({key: answer.body[key] for key in ("status", "version")}, answer.status_code)
     return JSONResponse(answer.body, answer.status_code)
 
 
