@@ -1,0 +1,3 @@
+module taskdaemon.dev/examples/go
+
+go 1.19
