@@ -102,7 +102,7 @@ func escapedUnit(line []byte, i int) (rune, bool) {
 func taskFromValue(value any) (*Task, *malformed) {
 	object, ok := value.(map[string]any)
 	if !ok {
-		return nil, &malformed{errorType: "InvalidTask", message: "a task must be a JSON object, got " + jsonType(value)}
+		return nil, &malformed{errorType: "InvalidTask", message: "a task must be a JSON object, got " + JSONType(value)}
 	}
 	invalid := func(message, taskID string) (*Task, *malformed) {
 		return nil, &malformed{errorType: "InvalidTask", message: message, taskID: taskID}
@@ -121,7 +121,7 @@ func taskFromValue(value any) (*Task, *malformed) {
 	}
 	dataObject, ok := data.(map[string]any)
 	if !ok {
-		return invalid("task_data must be an object, got "+jsonType(data), taskID)
+		return invalid("task_data must be an object, got "+JSONType(data), taskID)
 	}
 	attempt, problem := attemptValue(object)
 	if problem != "" {
@@ -137,7 +137,7 @@ func nonEmptyString(object map[string]any, name string) (string, string) {
 	}
 	text, ok := value.(string)
 	if !ok {
-		return "", name + " must be a string, got " + jsonType(value)
+		return "", name + " must be a string, got " + JSONType(value)
 	}
 	if text == "" {
 		return "", name + " must not be empty"
@@ -154,7 +154,7 @@ func attemptValue(object map[string]any) (int64, string) {
 	}
 	number, ok := value.(json.Number)
 	if !ok {
-		return 0, "attempt must be an integer, got " + jsonType(value)
+		return 0, "attempt must be an integer, got " + JSONType(value)
 	}
 	text := number.String()
 	if !strings.ContainsAny(text, ".eE") {
@@ -179,8 +179,9 @@ func attemptValue(object map[string]any) (int64, string) {
 	return int64(float), ""
 }
 
-// jsonType names the JSON type of a decoded value, for messages.
-func jsonType(value any) string {
+// JSONType names the JSON type of a decoded value (null, boolean, number, string, array, object),
+// for messages.
+func JSONType(value any) string {
 	switch value.(type) {
 	case nil:
 		return "null"
