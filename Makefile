@@ -12,9 +12,9 @@ BIN := $(abspath $(VENV))/bin
 PY := $(BIN)/python
 
 .PHONY: help setup setup-podman demo test test-protocol test-python test-ruby test-typescript \
-        test-daemon test-conformance test-images test-containers images bench clean fmt lint \
+        test-daemon test-conformance test-go test-images test-containers images bench clean fmt lint \
         lint-protocol lint-python lint-ruby lint-typescript lint-daemon lint-conformance lint-images \
-        lint-bench
+        lint-bench lint-go
 
 # The Python trees. Each is checked with its closest ruff settings: the root ruff.toml, which the
 # packages extend.
@@ -23,14 +23,14 @@ PY_TREES := protocol bench sdks/python conformance images daemon
 help:
 	@echo "make demo    run the daemon with the example handlers, submit tasks, show results"
 	@echo "make test    every suite: test-protocol test-python test-ruby test-typescript"
-	@echo "             test-daemon test-conformance test-images test-containers"
+	@echo "             test-daemon test-conformance test-go test-images test-containers"
 	@echo "make lint    every linter and type checker, without the tests (lint-python, lint-ruby, ...)"
 	@echo "make fmt     ruff format and ruff check --fix on every Python tree; rubocop's safe fixes"
 	@echo "make images  build the handler images with podman (localhost/taskdaemon-<name>:dev)"
 	@echo "make bench   measurements, quick mode (MODE=--full for the long run; not part of make test)"
 
 setup:
-	@scripts/setup.sh python ruby node npm postgres
+	@scripts/setup.sh python ruby node npm postgres go
 
 setup-podman:
 	@images/setup-podman.sh
@@ -39,7 +39,7 @@ demo: setup
 	$(PY) daemon/scripts/demo.py --config examples/handlers.toml
 
 test: setup test-protocol test-python test-ruby test-typescript test-daemon test-conformance \
-      test-images test-containers
+      test-go test-images test-containers
 	@echo "make test: every suite passed"
 
 # Each suite runs its tests after its linters and type checks (lint-<suite>, below).
@@ -64,6 +64,15 @@ test-conformance: setup lint-conformance
 	cd conformance && $(BIN)/pytest -q
 	$(BIN)/taskdaemon-conformance run --sdk all --report conformance/report.json
 
+# examples/go, a handler runtime written from the spec alone (no SDK, standard library only): its
+# tests (the protocol's line vectors), then every conformance case against its handler as a process.
+# Offline: no module is fetched (there are none), the build cache is Go's default.
+GO_ENV := GOPROXY=off GOFLAGS=-buildvcs=false
+test-go: setup lint-go
+	cd examples/go && $(GO_ENV) go test -count=1 ./...
+	cd examples/go && $(GO_ENV) go build -o bin/ ./conformance ./hello
+	$(BIN)/taskdaemon-conformance run --command examples/go/bin/conformance --report conformance/report-go.json
+
 # The image tooling's own tests (they build what they need).
 test-images: setup setup-podman lint-images
 	cd images && $(BIN)/pytest -q
@@ -76,7 +85,8 @@ images: setup setup-podman
 	images/build.sh
 
 # Linters and type checkers, no tests: `make lint` runs them all, each suite's test target its own.
-lint: lint-protocol lint-python lint-ruby lint-typescript lint-daemon lint-conformance lint-images lint-bench
+lint: lint-protocol lint-python lint-ruby lint-typescript lint-daemon lint-conformance lint-images lint-bench \
+      lint-go
 	@echo "make lint: every linter and type check passed"
 
 lint-protocol: setup
@@ -102,6 +112,10 @@ lint-conformance: setup
 lint-images: setup
 	cd images && $(BIN)/mypy && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+lint-go: setup
+	cd examples/go && $(GO_ENV) go vet ./...
+	cd examples/go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+
 lint-bench: setup
 	$(BIN)/ruff check bench
 	$(BIN)/ruff format --check bench
@@ -122,4 +136,4 @@ bench: setup
 clean:
 	rm -rf $(VENV) .make sdks/python/dist sdks/typescript/{node_modules,dist,lib,build} \
 	       examples/*/typescript/node_modules conformance/handlers/typescript/node_modules \
-	       conformance/report*.json
+	       conformance/report*.json examples/go/bin

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suites need on a fresh Debian machine, idempotently and quickly when already done.
-# Usage: scripts/setup.sh python|ruby|node|npm|postgres ...
+# Usage: scripts/setup.sh python|ruby|node|npm|postgres|go ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +51,12 @@ postgres_server() {
     apt_install postgresql
 }
 
+go_toolchain() {
+    # examples/go, the handler written from the spec alone: Debian's Go, standard library only.
+    command -v go >/dev/null && return
+    apt_install golang-go
+}
+
 npm_packages() {
     # The TypeScript SDK from its lockfile, built; then the example and conformance handlers, whose
     # only dependency is that SDK (a file: link, so --offline: nothing is fetched).
@@ -73,6 +79,7 @@ for part in "$@"; do
         node) node_toolchain ;;
         npm) npm_packages ;;
         postgres) postgres_server ;;
-        *) echo "setup: unknown part '$part' (python, ruby, node, npm, postgres)" >&2; exit 2 ;;
+        go) go_toolchain ;;
+        *) echo "setup: unknown part '$part' (python, ruby, node, npm, postgres, go)" >&2; exit 2 ;;
     esac
 done
