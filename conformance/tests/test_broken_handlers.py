@@ -34,6 +34,13 @@ def test_it_handles_handlers_that_exit_at_once(cases_by_id: dict[str, Case]) -> 
     assert "cannot start: missing config" in failure.hint
 
 
+def test_it_handles_handlers_that_exit_0_without_answering(cases_by_id: dict[str, Case]) -> None:
+    failure = _failure(cases_by_id["echo-object"], broken("exits_0_at_once"))
+    assert isinstance(failure, UnexpectedExit)
+    assert failure.message == "the handler exited with status 0 before its first answer"
+    assert failure.hint.startswith("it took its input as ended")
+
+
 def test_it_handles_commands_that_cannot_start(cases_by_id: dict[str, Case]) -> None:
     failure = _failure(cases_by_id["echo-object"], Target("missing", ("/nonexistent/handler",)))
     assert isinstance(failure, StartupFailed)

@@ -26,6 +26,7 @@ HANDLERS = {
     "python": CONFORMANCE / "handlers" / "python" / "handler.py",
     "ruby": CONFORMANCE / "handlers" / "ruby" / "handler.rb",
     "typescript": CONFORMANCE / "handlers" / "typescript" / "handler.mjs",
+    "go": CONFORMANCE.parent / "examples" / "go" / "conformance" / "main.go",
 }
 # Words that make a description a wish or a test name rather than a statement of what happens.
 NOT_PRESENT_TENSE = re.compile(r"\b(should|will|would|must|test|tests|checks?|verif(y|ies))\b", re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskdaemon_conformance.matching import difference
+from taskdaemon_conformance.matching import difference, message_difference
 
 
 def test_equal_messages_have_no_difference() -> None:
@@ -44,3 +44,24 @@ def test_matchers_stand_for_values_that_differ_between_languages() -> None:
     )
     assert difference({"x": {"match": "any"}}, {"x": [1]}) is None
     assert difference({"x": {"match": "any"}}, {}) == "x: missing"
+
+
+def test_retryable_false_may_be_left_out_and_true_may_not() -> None:
+    written = {"status": "error", "error": "bad", "task_id": "t"}
+    assert message_difference({**written, "retryable": False}, written) is None
+    assert message_difference(written, {**written, "retryable": False}) is None
+    assert (
+        message_difference({**written, "retryable": True}, written) == "retryable: expected True, got False"
+    )
+
+
+def test_defaults_apply_to_error_results_only_and_a_missing_task_id_is_named() -> None:
+    success = {"status": "success", "result": 1, "task_id": "t"}
+    assert (
+        message_difference(success, {**success, "retryable": False}) == "retryable: not expected, got False"
+    )
+    assert message_difference(success, {"status": "success", "result": 1}) == "task_id: missing"
+    assert (
+        message_difference({"status": "error", "error": "x", "retryable": False}, success)
+        == "status: expected 'error', got 'success'"
+    )

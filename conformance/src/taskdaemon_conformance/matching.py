@@ -3,7 +3,8 @@
 Values are equal as JSON values: numbers by value (1 and 1.0 are equal; true is not 1), objects
 by members. A matcher object ({"match": ...}) in the expected message stands for a value that
 honestly differs between languages. Members the protocol does not define may be added by a
-handler (receivers ignore them); members it defines must be exactly those expected.
+handler (receivers ignore them); members it defines must be exactly those expected, except that
+a member the protocol gives a default (`retryable`, false) may be left out when it has that value.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ PROTOCOL_MEMBERS = frozenset(
         "message",
     }
 )
+
+#: Members a receiver reads as a default when they are absent, by the message's `status`
+#: (protocol section 4.2): writing the default is optional, so absent and default compare equal.
+DEFAULTS: dict[str, dict[str, Any]] = {"error": {"retryable": False}}
 
 _SHORT = 80
 
@@ -112,3 +117,16 @@ def difference(expected: Any, actual: Any, path: str = "") -> str | None:
     if type(expected) is not type(actual) or expected != actual:
         return f"{path or '(value)'}: expected {short(expected)}, got {short(actual)}"
     return None
+
+
+def with_defaults(message: Any) -> Any:
+    """`message` with the protocol's defaults filled in for the members it leaves out."""
+    status = message.get("status") if isinstance(message, dict) else None
+    if isinstance(status, str) and status in DEFAULTS:
+        return {**message, **{k: v for k, v in DEFAULTS[status].items() if k not in message}}
+    return message
+
+
+def message_difference(expected: Any, actual: Any) -> str | None:
+    """The first difference between an expected message and one a handler wrote, defaults applied."""
+    return difference(with_defaults(expected), with_defaults(actual))

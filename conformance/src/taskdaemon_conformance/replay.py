@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -26,12 +27,19 @@ from taskdaemon_conformance.exceptions import (
     StartupFailed,
     UnexpectedExit,
 )
-from taskdaemon_conformance.matching import difference, short
+from taskdaemon_conformance.matching import message_difference, short
 from taskdaemon_conformance.schemas import validator
 from taskdaemon_conformance.transcripts import Case, CloseStdin, Send, Signal, Wait, WaitForResults
 
 #: Characters of the handler's stderr quoted in a hint.
 STDERR_HINT_CHARS = 300
+#: Bytes of a line past which a handler that ends without answering is told about line lengths:
+#: 64 KiB, the classic line reader's limit (protocol section 2 asks for at least 64 MiB).
+LONG_LINE_BYTES = 64 * 1024
+
+#: A surrogate code point in a decoded string: json.loads turns an escaped pair into one
+#: character, so one left over was written as a lone `\u` escape.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,26 @@ def _finite(value: Any) -> bool:
     return True
 
 
+def _lone_surrogate(value: Any) -> str | None:
+    """The first lone surrogate in any string (key or value) of `value`, as an escape's text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = _SURROGATE.search(item)
+            if found:
+                return f"\\u{ord(found.group()):04x}"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def _compact(message: Mapping[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    # surrogatepass-safe: ensure_ascii keeps a lone surrogate printable as its escape.
+    return json.dumps(message, ensure_ascii=_lone_surrogate(message) is not None, separators=(",", ":"))
 
 
 def check_message(message: dict[str, Any]) -> None:
@@ -94,10 +120,18 @@ def check_message(message: dict[str, Any]) -> None:
             line=line,
             hint="JSON encoders must refuse non-finite numbers (protocol section 2)",
         )
+    surrogate = _lone_surrogate(message)
+    if surrogate is not None:
+        raise InvalidResponse(
+            f"a stdout line holds the lone surrogate escape {surrogate}, which is not Unicode text",
+            line=line,
+            hint="writers never produce one: a result holding such a string is an UnserialisableResult "
+            "error (protocol sections 2 and 7)",
+        )
     if "status" in message:
-        name, what = "result.schema.json", "result"
+        name, what = "result.schema.json", "a result"
     elif "event" in message:
-        name, what = "event.schema.json", "event"
+        name, what = "event.schema.json", "an event"
     else:
         raise InvalidResponse(
             "a JSON object on stdout has neither `status` nor `event`",
@@ -108,7 +142,7 @@ def check_message(message: dict[str, Any]) -> None:
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top)"
         raise InvalidResponse(
-            f"a {what} breaks {name} at {where}: {error.message}",
+            f"{what} breaks {name} at {where}: {error.message}",
             line=line,
             hint=f"see protocol/schema/{name}",
         )
@@ -185,12 +219,13 @@ class Conversation:
                     line=_compact(got),
                     hint="one result per task line, and nothing after it (was a task answered twice?)",
                 )
-            found = difference(expected[index], got)
+            found = message_difference(expected[index], got)
             if found:
+                hint = f"expected {short(_compact(expected[index]))}"
+                if found == "task_id: missing":
+                    hint = "a result MUST echo the task's task_id (protocol section 7); " + hint
                 raise Mismatch(
-                    f"message {index + 1} of {len(expected)}: {found}",
-                    line=_compact(got),
-                    hint=f"expected {short(_compact(expected[index]))}",
+                    f"message {index + 1} of {len(expected)}: {found}", line=_compact(got), hint=hint
                 )
 
     def wait_for_results(self, count: int) -> None:
@@ -200,11 +235,29 @@ class Conversation:
                 self.ended_early()
 
     def ended_early(self) -> None:
-        """The handler closed stdout too soon: raise StartupFailed or UnexpectedExit."""
+        """The handler closed stdout too soon: raise StartupFailed or UnexpectedExit.
+
+        StartupFailed only for a failure exit before any answer, with no long line sent: that is a
+        handler that cannot start (or dies on its first line). Exiting 0 is no failure to start but
+        taking the input as ended; and a handler that ends on a long line has a line-length bug.
+        """
         self.check_received()
         code = self.process.returncode
         status = "closed its stdout" if code is None else describe_exit(code)
         if not self.received and not self.process.stray_lines:
+            longest = longest_line(self.case)
+            if longest > LONG_LINE_BYTES:
+                raise UnexpectedExit(
+                    f"the handler {status} before its first answer",
+                    hint=f"the case sent a line of {longest:,} bytes: lines of at least 64 MiB must be "
+                    f"read (protocol section 2); {self.stderr_hint()}",
+                )
+            if code is None or code == 0:
+                raise UnexpectedExit(
+                    f"the handler {status} before its first answer",
+                    hint="it took its input as ended: a line reader that gives up on a line it cannot "
+                    f"read? {self.stderr_hint()}",
+                )
             raise StartupFailed(
                 f"the handler {status} before its first answer",
                 hint=self.stderr_hint(),
@@ -216,13 +269,21 @@ class Conversation:
         )
 
 
+def longest_line(case: Case) -> int:
+    """The length in bytes of the longest line the case sends (its LF not counted)."""
+    return max(
+        (len(line) for step in case.steps if isinstance(step, Send) for line in step.data.split(b"\n")),
+        default=0,
+    )
+
+
 def perform(conversation: Conversation) -> None:
     """Carry out the case's input steps; stop sending when the handler is gone."""
     process = conversation.process
     for step in conversation.case.steps:
         if isinstance(step, Send):
             try:
-                process.send_line(step.data)
+                process.send_bytes(step.data)  # exact bytes: a last line may lack its LF
             except driver_errors.HandlerExited:
                 return  # the handler is gone; what it wrote is judged below
             except driver_errors.HandlerTimeout:
