@@ -13,8 +13,8 @@ from taskdaemon_conformance.cli import main
 from taskdaemon_conformance.replay import Target, run_case
 from taskdaemon_conformance.report import ReportError, read_report
 from taskdaemon_conformance.schemas import validator
-from taskdaemon_conformance.targets import engine_argv, image_name, sdk_target
-from taskdaemon_conformance.transcripts import load_file
+from taskdaemon_conformance.targets import default_cases_dir, engine_argv, image_name, sdk_target
+from taskdaemon_conformance.transcripts import load_cases, load_file
 
 from support import BROKEN, CASES_DIR, CONFORMANCE
 
@@ -98,6 +98,30 @@ def test_usage_errors_exit_2_naming_the_problem(capsys: pytest.CaptureFixture[st
     assert "unknown case id(s): no-such-case" in capsys.readouterr().err
     assert main(["run", "--command", WRONG_ID, "--engine", "podman"]) == 2
     assert "--engine goes with --sdk or --image" in capsys.readouterr().err
+
+
+def test_list_prints_every_case_with_its_id_and_description(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    printed = capsys.readouterr().out
+    cases = load_cases(CASES_DIR)
+    for case in cases:
+        line = next(line for line in printed.splitlines() if line.split()[:1] == [case.id])
+        assert line.endswith(case.description)
+    assert "framing.json: " in printed
+    assert printed.rstrip().endswith(f"{len(cases)} cases in {len(list(CASES_DIR.glob('*.json')))} files")
+
+
+def test_checkout_must_be_a_checkout_and_goes_with_sdk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--sdk", "python", "--checkout", str(tmp_path)]) == 2
+    assert f"--checkout {tmp_path}: no conformance/handlers/ there" in capsys.readouterr().err
+    assert main(["run", "--command", WRONG_ID, "--checkout", str(CONFORMANCE.parent)]) == 2
+    assert "--checkout goes with --sdk" in capsys.readouterr().err
+
+
+def test_an_editable_install_reads_the_checkouts_cases() -> None:
+    assert default_cases_dir() == CASES_DIR
 
 
 def test_the_engine_option_runs_the_sdk_image() -> None:

@@ -1,4 +1,4 @@
-"""The `taskdaemon-conformance` command: run the cases, summarise a report, record a case."""
+"""The `taskdaemon-conformance` command: run or list the cases, summarise a report, record a case."""
 
 from __future__ import annotations
 
@@ -22,12 +22,19 @@ from taskdaemon_conformance.targets import (
     SDKS,
     TargetError,
     command_target,
-    conformance_dir,
+    default_cases_dir,
     image_target,
+    resolve_checkout,
     sdk_target,
     sdk_target_or_unavailable,
 )
-from taskdaemon_conformance.transcripts import DEFAULT_TIME_LIMIT_MS, TranscriptError, load_cases, select
+from taskdaemon_conformance.transcripts import (
+    DEFAULT_TIME_LIMIT_MS,
+    TranscriptError,
+    load_cases,
+    load_files,
+    select,
+)
 
 #: Exit status when the command itself is used wrongly (bad option, missing file).
 USAGE_ERROR = 2
@@ -60,13 +67,27 @@ def _parser() -> argparse.ArgumentParser:
         "is partly waiting on the engine)",
     )
     run.add_argument("--case", action="append", default=[], metavar="ID", help="only this case (repeatable)")
-    run.add_argument("--cases", type=Path, help="the case directory (default: conformance/cases)")
+    run.add_argument(
+        "--cases", type=Path, help="a case directory (default: the cases shipped with the harness)"
+    )
+    run.add_argument(
+        "--checkout",
+        type=Path,
+        metavar="DIR",
+        help="with --sdk: the TaskDaemon checkout whose SDK handlers to run (default: the one this "
+        "harness is installed from)",
+    )
     run.add_argument("--report", type=Path, help="write the report (JSON lines) to this file")
     run.add_argument(
         "--timeout-factor",
         type=float,
         default=1.0,
         help="scale every case's time limit (e.g. 3 on a slow machine or for images)",
+    )
+
+    listing = commands.add_parser("list", help="print the cases: file, id and description")
+    listing.add_argument(
+        "--cases", type=Path, help="a case directory (default: the cases shipped with the harness)"
     )
 
     summary = commands.add_parser("summary", help="print the matrix of a report written by run --report")
@@ -86,10 +107,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _targets(args: argparse.Namespace) -> list[Target]:
+    if args.checkout is not None and args.sdk is None:
+        raise TargetError("--checkout goes with --sdk")
     if args.sdk is not None:
+        checkout = None if args.engine is not None else resolve_checkout(args.checkout)
         if args.sdk == "all":  # an SDK that is not set up gets a failing column, the others still run
-            return [sdk_target_or_unavailable(name, args.engine) for name in SDKS]
-        return [sdk_target(args.sdk, args.engine)]
+            return [sdk_target_or_unavailable(name, args.engine, checkout) for name in SDKS]
+        return [sdk_target(args.sdk, args.engine, checkout)]
     if args.image is not None:
         return [image_target(args.engine or "podman", args.image)]
     if args.engine is not None:
@@ -103,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     jobs = default_jobs(args.engine) if args.jobs is None else args.jobs
     if jobs < 1:
         raise TargetError(f"--jobs must be at least 1, got {jobs}")
-    cases = load_cases(args.cases or conformance_dir() / "cases")
+    cases = load_cases(args.cases or default_cases_dir())
     if args.case:
         cases = select(cases, args.case)
     targets = _targets(args)
@@ -121,6 +145,19 @@ def _run(args: argparse.Namespace) -> int:
         report.write(args.report)
     print(render(report))
     return 1 if report.failed else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    files = load_files(args.cases or default_cases_dir())
+    width = max(len(case.id) for _topic, cases in files for case in cases)
+    for index, (topic, cases) in enumerate(files):
+        if index:
+            print()
+        print(f"{cases[0].source.name}: {topic}")
+        for case in cases:
+            print(f"  {case.id.ljust(width)}  {case.description}")
+    print(f"\n{sum(len(cases) for _topic, cases in files)} cases in {len(files)} files")
+    return 0
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -157,7 +194,7 @@ def _record(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status (0 all passed, 1 a case failed, 2 bad usage)."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "summary": _summary, "record": _record}
+    handlers = {"run": _run, "list": _list, "summary": _summary, "record": _record}
     try:
         return handlers[args.command](args)
     except (TargetError, TranscriptError, ReportError) as exc:

@@ -182,6 +182,11 @@ def _expected(raw_output: list[dict[str, Any]], where: str) -> tuple[Any, ...]:
 
 def load_file(path: Path) -> list[Case]:
     """Load and check one case file; raise TranscriptError naming what is wrong."""
+    return _load_document(path)[1]
+
+
+def _load_document(path: Path) -> tuple[str, list[Case]]:
+    """The file's description (its topic) and its cases."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -191,7 +196,7 @@ def load_file(path: Path) -> list[Case]:
         first = errors[0]
         location = "/".join(str(part) for part in first.absolute_path) or "(top)"
         raise TranscriptError(f"{path}: at {location}: {first.message}")
-    return [case_from_raw(raw, path) for raw in document["cases"]]
+    return document["description"], [case_from_raw(raw, path) for raw in document["cases"]]
 
 
 def case_from_raw(raw: dict[str, Any], path: Path) -> Case:
@@ -213,14 +218,21 @@ def case_from_raw(raw: dict[str, Any], path: Path) -> Case:
 
 def load_cases(directory: Path) -> list[Case]:
     """Load every *.json file in `directory`, sorted by name; ids and descriptions must be unique."""
+    return [case for _topic, cases in load_files(directory) for case in cases]
+
+
+def load_files(directory: Path) -> list[tuple[str, list[Case]]]:
+    """Every case file in `directory` as (its description, its cases), sorted by file name."""
     paths = sorted(directory.glob("*.json"))
     if not paths:
         raise TranscriptError(f"{directory}: no case files (*.json) found")
-    cases: list[Case] = []
+    files: list[tuple[str, list[Case]]] = []
     seen_ids: dict[str, Path] = {}
     seen_descriptions: dict[str, str] = {}
     for path in paths:
-        for case in load_file(path):
+        topic, cases = _load_document(path)
+        files.append((topic, cases))
+        for case in cases:
             if case.id in seen_ids:
                 raise TranscriptError(f"{path}: case id {case.id!r} is also used in {seen_ids[case.id]}")
             if case.description in seen_descriptions:
@@ -228,8 +240,7 @@ def load_cases(directory: Path) -> list[Case]:
                 raise TranscriptError(f"{path}: case {case.id!r} has the same description as {other!r}")
             seen_ids[case.id] = path
             seen_descriptions[case.description] = case.id
-            cases.append(case)
-    return cases
+    return files
 
 
 def select(cases: list[Case], ids: list[str]) -> list[Case]:
