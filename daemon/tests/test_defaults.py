@@ -38,6 +38,8 @@ SCHEMA_DEFAULTS: dict[str, Any] = {
     "daemon.batch_size": defaults.DEFAULT_BATCH_SIZE,
     "daemon.log_level": defaults.DEFAULT_LOG_LEVEL,
     "daemon.max_body_size": defaults.DEFAULT_MAX_BODY_SIZE,
+    "daemon.max_connections": defaults.DEFAULT_MAX_CONNECTIONS,
+    "daemon.max_body_bytes_in_flight": defaults.DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
     "daemon.shutdown_grace": defaults.DEFAULT_SHUTDOWN_GRACE,
 }
 
@@ -106,7 +108,7 @@ def shown(value: Any) -> str:
 def test_the_readme_daemon_table_shows_the_defaults() -> None:
     rows = readme_table("### `[daemon]` and the environment")
     daemon_keys = [path.removeprefix("daemon.") for path in SCHEMA_DEFAULTS if path.startswith("daemon.")]
-    assert len(daemon_keys) == 12
+    assert len(daemon_keys) == 14  # +2: max_connections, max_body_bytes_in_flight
     for key in daemon_keys:
         assert first_code(rows[key][1]) == shown(SCHEMA_DEFAULTS[f"daemon.{key}"]), key
 

@@ -38,6 +38,9 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "DAEMON_BATCH_SIZE": ("batch_size", int),
     "DAEMON_LOG_LEVEL": ("log_level", str),
     "DAEMON_TOKEN": ("token", str),
+    "DAEMON_ALLOWED_HOSTS": ("allowed_hosts", str),
+    "DAEMON_MAX_CONNECTIONS": ("max_connections", int),
+    "DAEMON_MAX_BODY_BYTES_IN_FLIGHT": ("max_body_bytes_in_flight", int),
     "DAEMON_MAX_BODY_SIZE": ("max_body_size", int),
     "DAEMON_SHUTDOWN_GRACE": ("shutdown_grace", float),
     "DAEMON_DATABASE_URL": ("database_url", str),
@@ -88,6 +91,9 @@ class DaemonSettings:
     batch_size: int = defaults.DEFAULT_BATCH_SIZE
     log_level: str = defaults.DEFAULT_LOG_LEVEL
     token: str | None = None
+    allowed_hosts: tuple[str, ...] = defaults.DEFAULT_ALLOWED_HOSTS
+    max_connections: int = defaults.DEFAULT_MAX_CONNECTIONS
+    max_body_bytes_in_flight: int = defaults.DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
     max_body_size: int = defaults.DEFAULT_MAX_BODY_SIZE
     shutdown_grace: float = defaults.DEFAULT_SHUTDOWN_GRACE
     database_url: str | None = None
@@ -276,11 +282,20 @@ def _daemon_settings(
         batch_size=table.get("batch_size", defaults.DEFAULT_BATCH_SIZE),
         log_level=str(table.get("log_level", defaults.DEFAULT_LOG_LEVEL)).lower(),
         token=table.get("token"),
+        allowed_hosts=_host_names(table.get("allowed_hosts", defaults.DEFAULT_ALLOWED_HOSTS)),
+        max_connections=table.get("max_connections", defaults.DEFAULT_MAX_CONNECTIONS),
+        max_body_bytes_in_flight=table.get("max_body_bytes_in_flight", defaults.DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
         max_body_size=table.get("max_body_size", defaults.DEFAULT_MAX_BODY_SIZE),
         shutdown_grace=float(table.get("shutdown_grace", defaults.DEFAULT_SHUTDOWN_GRACE)),
         database_url=_database_url(table, queue, env_keys, source),
         lease_seconds=float(table.get("lease_seconds", defaults.DEFAULT_LEASE_SECONDS)),
     )
+
+
+def _host_names(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """allowed_hosts as a tuple of lower-case names: a list, or comma-separated (the variable)."""
+    names = value.split(",") if isinstance(value, str) else value
+    return tuple(name.strip().lower() for name in names if name.strip())
 
 
 def _database_url(table: Mapping[str, Any], queue: str, env_keys: Mapping[str, str], source: str) -> str | None:

@@ -136,3 +136,30 @@ MAX_TASK_RETRIES = 1000
 MAX_CURSOR = 2**63 - 1
 #: Deepest nesting of a request body's JSON (objects and arrays), the body itself included.
 MAX_JSON_DEPTH = 200
+
+#: Host names the HTTP API answers besides the address it binds and localhost's names.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ()
+#: Most HTTP connections open at once; further connections are closed at once (and logged,
+#: once per REFUSED_LOG_INTERVAL). Lowered at start to the open-file limit less a reserve.
+DEFAULT_MAX_CONNECTIONS = 1000
+#: Bytes of request bodies being read and handled at once, across all connections: past it a
+#: request gets 503 with Retry-After (two bodies of the largest size).
+DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 2 * DEFAULT_MAX_BODY_SIZE
+#: File descriptors kept back from the connection limit for the daemon's own files (queue,
+#: logs, listening sockets), plus this many per handler instance (pipes, a pidfd).
+CONNECTION_FD_RESERVE = 64
+FDS_PER_INSTANCE = 8
+#: Seconds a client has to send a request's headers, from connecting or from its previous
+#: response; then the connection is closed (idle and slow clients hold no slot for ever).
+HTTP_HEADER_TIMEOUT = 10.0
+#: Seconds an idle keep-alive connection stays open after a response.
+HTTP_KEEP_ALIVE_TIMEOUT = 5.0
+#: Seconds a request body may go without a byte arriving before the request gets 408.
+HTTP_BODY_IDLE_TIMEOUT = 30.0
+#: Largest request line and headers, in bytes; more gets 431.
+MAX_HEADER_BYTES = 64 * 1024
+#: Seconds between two log lines about refused connections or failed accepts (the ones in
+#: between are counted, not logged).
+REFUSED_LOG_INTERVAL = 10.0
+#: Retry-After of a 503 given because the bodies in flight are over their budget, in seconds.
+BODY_BUDGET_RETRY_AFTER = 1

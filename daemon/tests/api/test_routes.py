@@ -242,16 +242,29 @@ def test_bad_submit_gets_a_4xx_saying_what_is_wrong(client: httpx.Client, body: 
     assert message in response.json()["error"]
 
 
-def test_submit_without_a_json_content_type_still_works(client: httpx.Client) -> None:
-    response = client.post(
-        "/queue", content='{"type": "echo", "data": {}}', headers={"content-type": "application/x-www-form-urlencoded"}
-    )
-    assert response.status_code == 200 and response.json()["task_id"]
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", None]
+)
+def test_a_body_that_is_not_declared_json_gets_415(client: httpx.Client, content_type: str | None) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    before = client.get("/api/metrics").json()["tasks"]
+    response = client.post("/queue", content='{"type": "echo", "data": {}}', headers=headers)
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["error"]
+    assert client.get("/api/metrics").json()["tasks"] == before
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/vnd.x+json"]
+)
+def test_json_content_types_are_accepted(client: httpx.Client, content_type: str) -> None:
+    response = client.post("/queue", content='{"type": "echo", "data": {}}', headers={"content-type": content_type})
+    assert response.status_code == 200, response.text
 
 
 def test_body_over_the_limit_gets_413(client: httpx.Client) -> None:
     big = '{"type": "echo", "data": {"x": "' + "a" * 1_100_000 + '"}}'
-    response = client.post("/queue", content=big)
+    response = client.post("/queue", content=big, headers={"content-type": "application/json"})
     assert response.status_code == 413 and "larger than the limit" in response.json()["error"]
 
 
@@ -262,7 +275,7 @@ def test_streamed_body_over_the_limit_gets_413(client: httpx.Client) -> None:
             yield b"a" * 100_000
         yield b'"}}'
 
-    response = client.post("/queue", content=chunks())
+    response = client.post("/queue", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
 
 
