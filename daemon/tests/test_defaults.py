@@ -23,6 +23,7 @@ SCHEMA_DEFAULTS: dict[str, Any] = {
     "handler.timeout": defaults.DEFAULT_TASK_TIMEOUT,
     "handler.handler_selection": defaults.DEFAULT_HANDLER_SELECTION,
     "handler.requeue_on_interrupt": defaults.DEFAULT_REQUEUE_ON_INTERRUPT,
+    "handler.stderr_tail_bytes": defaults.DEFAULT_STDERR_TAIL_BYTES,
     "backoff.initial": defaults.DEFAULT_BACKOFF_INITIAL,
     "backoff.multiplier": defaults.DEFAULT_BACKOFF_MULTIPLIER,
     "backoff.max": defaults.DEFAULT_BACKOFF_MAX,

@@ -78,6 +78,7 @@ class HandlerConfig:
 
 @dataclass(frozen=True)
 class DaemonSettings:
+    stderr_tail_bytes: int = defaults.DEFAULT_STDERR_TAIL_BYTES
     """The [daemon] table after the environment has been applied."""
 
     host: str = defaults.DEFAULT_HOST
@@ -357,3 +358,4 @@ def _handler_config(task_type: str, table: Mapping[str, Any], daemon: DaemonSett
 def schema_properties(definition: str) -> list[str]:
     """Known keys of a schema definition ("handler" or "daemon"), for docs and hints."""
     return list(load_schema(CONFIG_SCHEMA)["$defs"][definition]["properties"])
+        stderr_tail_bytes=table.get("stderr_tail_bytes", defaults.DEFAULT_STDERR_TAIL_BYTES),

@@ -59,12 +59,18 @@ DEFAULT_BACKOFF_JITTER = 0.1
 HANDLER_EOF_GRACE = 2.0
 #: Seconds a handler gets to exit after SIGTERM, before SIGKILL.
 HANDLER_TERM_GRACE = 2.0
+#: Seconds to wait for a handler to exit after SIGKILL (only a process stuck in the kernel takes long).
+HANDLER_KILL_WAIT = 5.0
 #: Delay before the first restart of a crashed instance, in seconds.
 RESTART_DELAY_INITIAL = 0.1
 #: Upper bound of the restart delay of an instance that keeps crashing, in seconds.
 RESTART_DELAY_MAX = 30.0
 #: Consecutive failed starts or crashes after which an instance counts as crash-looping.
 CRASH_LOOP_THRESHOLD = 3
+#: Seconds to wait, once a handler has exited (or was killed), for its stdout and stderr to
+#: close. A child that inherited them may hold them open: the daemon then kills the handler's
+#: process group, waits as long again, and at last closes its own ends (logging a warning).
+PIPE_CLOSE_GRACE = 1.0
 #: Seconds to wait for the rest of a handler's stderr once it has exited.
 STDERR_DRAIN_TIMEOUT = 1.0
 #: Seconds the engine may take to remove a stopped container before the daemon gives up on it.
@@ -75,7 +81,15 @@ IMAGE_CHECK_TIMEOUT = 30.0
 SHUTDOWN_POLL_INTERVAL = 0.2
 #: Lines of a handler's stderr kept to explain a crash.
 STDERR_TAIL_LINES = 20
-#: Largest stdout or stderr line read from a handler, in bytes: in effect none (1 TiB).
+#: Bytes of a handler's stderr kept to explain a crash (its last lines): what the crash message,
+#: the task's traceback and /health's last_error show. Per handler: stderr_tail_bytes.
+DEFAULT_STDERR_TAIL_BYTES = 8192
+#: Longest stderr line logged or kept, in bytes; the rest of a longer line is dropped, and the
+#: line says how many bytes were.
+STDERR_LINE_BYTES = 4096
+#: Bytes read from a handler's stderr at a time (stderr is read in chunks, never a line at once).
+STDERR_READ_CHUNK = 256 * 1024
+#: Largest stdout line read from a handler, in bytes: in effect none (1 TiB).
 MAX_LINE_BYTES = 1 << 40
 
 #: How much work one claim buffers, in seconds of the recent throughput: enough to keep fast

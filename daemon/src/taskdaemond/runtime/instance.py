@@ -1,8 +1,9 @@
 """One running handler: start it, feed it one task at a time, read its answer, stop it.
 
-Reads stdout and stderr with no practical line limit (asyncio's default 64 KiB limit is
-raised), runs each handler in its own session so that stopping it stops its children too,
-and turns every way an attempt can end into an Outcome.
+Reads stdout with no practical line limit (asyncio's default 64 KiB limit is raised) and
+stderr in chunks, keeping only a bounded tail of it; runs each handler in its own session so
+that stopping it stops its children too; never waits for an end of file that a child holding
+the pipes may never give; and turns every way an attempt can end into an Outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from taskdaemond import defaults
@@ -41,8 +43,46 @@ EventCallback = Callable[[dict[str, Any]], None]
 def launch_spec(handler: HandlerConfig, index: int, daemon_id: str, engine_executable: str | None = None) -> LaunchSpec:
     """The LaunchSpec of instance ``index`` of ``handler``, process or container."""
     if handler.command is not None:
-        return process_launch(handler, f"{handler.task_type}-{index}")
-    return container_launch(handler, container_name(handler.task_type, index, daemon_id), engine_executable)
+        spec = process_launch(handler, f"{handler.task_type}-{index}")
+    else:
+        spec = container_launch(handler, container_name(handler.task_type, index, daemon_id), engine_executable)
+    return replace(spec, stderr_tail_bytes=handler.stderr_tail_bytes)
+
+
+class _HandlerProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's subprocess stream protocol, which also tells when the process itself has exited
+    and when its stdout and stderr have closed. ``Process.wait()`` waits for the pipes as well,
+    and a child that inherited them may hold them open for ever: the instance needs both apart."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+        self.outputs_closed = asyncio.Event()
+        self.transport: asyncio.SubprocessTransport | None = None
+        self._open_outputs = {1, 2}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        self.transport = transport
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        super().pipe_connection_lost(fd, exc)
+        self._open_outputs.discard(fd)
+        if not self._open_outputs:
+            self.outputs_closed.set()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+async def _within(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for ``event`` at most ``seconds``; True if it is set."""
+    if not event.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
 
 
 class HandlerInstance:
@@ -55,8 +95,14 @@ class HandlerInstance:
         self.current_task_id: str | None = None
         self.tasks_answered = 0
         self._process: asyncio.subprocess.Process | None = None
-        self._stderr_tail: deque[str] = deque(maxlen=defaults.STDERR_TAIL_LINES)
+        self._protocol: _HandlerProtocol | None = None
+        self._stderr_tail: deque[str] = deque()
+        self._stderr_tail_size = 0  # bytes in _stderr_tail
         self._stderr_reader: asyncio.Task[None] | None = None
+        self._pipe_guard: asyncio.Task[None] | None = None
+        #: True once the process group is known to be gone (or the instance stopped): from then on
+        #: no signal goes to its id, which the system may give to another process.
+        self._released = False
         self._abort_reason: str | None = None
         self._type_json = json.dumps(task_type)
         self._sent_ahead: str | None = None  # id of a task line already written by send_ahead()
@@ -76,22 +122,72 @@ class HandlerInstance:
 
     async def start(self) -> None:
         """Start the handler. Raises OSError when the command cannot be run at all."""
-        self._process = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        # asyncio.create_subprocess_exec, with a protocol that tells the exit apart from EOF.
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _HandlerProtocol(defaults.MAX_LINE_BYTES, loop),
             *self.spec.argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=self.spec.cwd,
             env=self.spec.env,
-            limit=defaults.MAX_LINE_BYTES,
             start_new_session=True,  # its own process group: stopping it stops its children
         )
+        self._protocol = protocol
+        self._process = asyncio.subprocess.Process(transport, protocol, loop)
         self._stderr_reader = asyncio.create_task(self._read_stderr(), name=f"stderr-{self.name}")
+        self._pipe_guard = asyncio.create_task(self._guard_pipes(), name=f"pipes-{self.name}")
 
     async def wait(self) -> int:
-        """Wait until the handler exits; its exit code."""
-        assert self._process is not None
-        return await self._process.wait()
+        """Wait until the handler itself exits (not its pipes: a child may hold them); its exit code."""
+        assert self._protocol is not None
+        await self._protocol.exited.wait()
+        code = self.returncode
+        assert code is not None
+        return code
+
+    async def _exited_within(self, seconds: float) -> bool:
+        assert self._protocol is not None
+        return await _within(self._protocol.exited, seconds)
+
+    async def _guard_pipes(self) -> None:
+        """Once the handler has exited, see that its stdout and stderr close, within bounds.
+
+        A child that inherited them can keep them open after the handler is gone, and the
+        reader would wait for an end of file for ever: the child goes with the handler's
+        process group. A process outside the group (a grandchild that called setsid) cannot be
+        stopped that way: the daemon closes its own ends of the pipes and says so.
+        """
+        protocol = self._protocol
+        assert protocol is not None
+        await protocol.exited.wait()
+        if await _within(protocol.outputs_closed, defaults.PIPE_CLOSE_GRACE):
+            self._probe_group()
+            return
+        self._signal(signal.SIGKILL)
+        if await _within(protocol.outputs_closed, defaults.PIPE_CLOSE_GRACE):
+            self._probe_group()
+            return
+        log.warning(
+            "%s: the handler has exited but its stdout or stderr is still held open by another "
+            "process, outside its process group (a grandchild that called setsid?); the daemon "
+            "closes its ends of the pipes, but cannot stop that process",
+            self.name,
+        )
+        if protocol.transport is not None:
+            protocol.transport.close()
+        await _within(protocol.outputs_closed, defaults.PIPE_CLOSE_GRACE)
+
+    def _probe_group(self) -> None:
+        """Note whether the handler's process group is gone (then it is never signalled again)."""
+        self._signal(0)
+
+    async def _pipes_closed(self) -> None:
+        """Wait (bounded) until _guard_pipes has seen the pipes closed, or closed them."""
+        if self._pipe_guard is not None and not self._pipe_guard.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pipe_guard), 3 * defaults.PIPE_CLOSE_GRACE + 1)
 
     async def stderr_tail(self) -> list[str]:
         """The last lines the handler wrote to stderr; once it has exited, read to the end
@@ -209,9 +305,7 @@ class HandlerInstance:
         """stdout closed (or stdin broke) with the task in hand: a crash, unless we stopped it."""
         process = self._process
         assert process is not None
-        try:
-            await asyncio.wait_for(process.wait(), defaults.HANDLER_EOF_GRACE)
-        except TimeoutError:
+        if not await self._exited_within(defaults.HANDLER_EOF_GRACE):
             # It closed stdout but lives on: it can no longer answer, so it goes.
             await self.kill(grace=defaults.HANDLER_TERM_GRACE)
         await self._finish_stderr()
@@ -230,16 +324,58 @@ class HandlerInstance:
         return outcomes.Crashed(message, exit_code=code, stderr_tail=tail)
 
     async def _read_stderr(self) -> None:
+        """Read stderr in chunks (never a whole line: a handler may write gigabytes without a
+        newline), log each line cut to STDERR_LINE_BYTES, and keep the tail for crash reports."""
         assert self._process is not None
         assert self._process.stderr is not None
         stderr = self._process.stderr
+        limit = defaults.STDERR_LINE_BYTES
+        line = bytearray()
+        dropped = 0  # bytes of the current line beyond the limit
         while True:
-            raw = await stderr.readline()
-            if not raw:
+            chunk = await stderr.read(defaults.STDERR_READ_CHUNK)
+            if not chunk:
+                if line or dropped:
+                    self._stderr_line(bytes(line), dropped)
                 return
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self._stderr_tail.append(text)
-            log.info("[%s %s task=%s] %s", self.task_type, self.name, self.current_task_id or "-", text)
+            start = 0
+            while start < len(chunk):
+                end = chunk.find(b"\n", start)
+                stop = len(chunk) if end < 0 else end
+                room = limit - len(line)
+                if stop - start <= room:
+                    line += chunk[start:stop]
+                else:
+                    line += chunk[start : start + room]
+                    dropped += stop - start - room
+                if end < 0:
+                    break
+                self._stderr_line(bytes(line), dropped)
+                line.clear()
+                dropped = 0
+                start = end + 1
+
+    def _stderr_line(self, raw: bytes, dropped: int) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if dropped:
+            text += f" [... {dropped} more bytes of this line dropped]"
+        log.info("[%s %s task=%s] %s", self.task_type, self.name, self.current_task_id or "-", text)
+        self._keep_stderr(text)
+
+    def _keep_stderr(self, text: str) -> None:
+        """Keep ``text`` in the tail: at most STDERR_TAIL_LINES lines and the spec's
+        stderr_tail_bytes bytes, the oldest lines dropped first."""
+        budget = self.spec.stderr_tail_bytes
+        size = len(text.encode("utf-8", errors="replace"))
+        if size > budget:
+            text = text.encode("utf-8", errors="replace")[:budget].decode("utf-8", errors="ignore") + " [cut]"
+            size = len(text.encode("utf-8", errors="replace"))
+        self._stderr_tail.append(text)
+        self._stderr_tail_size += size
+        while len(self._stderr_tail) > 1 and (
+            self._stderr_tail_size > budget or len(self._stderr_tail) > defaults.STDERR_TAIL_LINES
+        ):
+            self._stderr_tail_size -= len(self._stderr_tail.popleft().encode("utf-8", errors="replace"))
 
     async def _finish_stderr(self) -> None:
         if self._stderr_reader is not None:
@@ -258,22 +394,31 @@ class HandlerInstance:
         asyncio.get_running_loop().call_later(term_grace, self._signal, signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        if self._process is None or self._process.returncode is not None:
+        """Send ``sig`` to the handler's whole process group: the handler and the children it
+        started, which may outlive it (the group lives on as long as any of them does)."""
+        if self._process is None or self._released:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(self._process.pid, sig)
+        except ProcessLookupError:
+            if self._process.returncode is not None:
+                self._released = True  # the handler and its whole group are gone
+        except PermissionError:
+            pass
 
     async def kill(self, grace: float) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; waits for the exit."""
-        process = self._process
-        if process is None:
+        """SIGTERM to the process group, SIGKILL after ``grace`` seconds (to what is left of the
+        group as well); waits, bounded, for the exit and for the pipes to close."""
+        if self._process is None:
             return
         self._signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), grace)
-        except TimeoutError:
+        if not await self._exited_within(grace):
             self._signal(signal.SIGKILL)
-            await process.wait()
+            if not await self._exited_within(defaults.HANDLER_KILL_WAIT):
+                log.warning("%s: still running %g s after SIGKILL", self.name, defaults.HANDLER_KILL_WAIT)
+        # Children that ignored SIGTERM outlive the handler: they go too.
+        self._signal(signal.SIGKILL)
+        await self._pipes_closed()
         await self._cleanup()
 
     async def stop(
@@ -286,17 +431,17 @@ class HandlerInstance:
         if process.returncode is None and process.stdin is not None:
             with contextlib.suppress(OSError, RuntimeError):
                 process.stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), eof_grace)
-            except TimeoutError:
+            if not await self._exited_within(eof_grace):
                 await self.kill(term_grace)
         # The process group may hold children that outlived the handler itself.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        self._signal(signal.SIGKILL)
+        await self._pipes_closed()
+        self._released = True
         await self._cleanup()
         await self._finish_stderr()
-        if self._stderr_reader is not None and not self._stderr_reader.done():
-            self._stderr_reader.cancel()
+        for task in (self._stderr_reader, self._pipe_guard):
+            if task is not None and not task.done():
+                task.cancel()
 
     async def _cleanup(self) -> None:
         """Remove what the runtime may leave behind (a container whose client was killed)."""
