@@ -8,7 +8,7 @@ module TaskDaemon
   #
   # Protocol sections 2 (framing), 3 (the task message), 4 (the result message), 7 and 8.
   # @api private
-  module Wire
+  module Wire # rubocop:disable Metrics/ModuleLength -- both directions of one format, sharing its options and text helpers
     # A non-blank line that is not a valid task: the error to answer, and the id to echo (or nil).
     Malformed = Struct.new(:error, :task_id)
 
