@@ -13,6 +13,7 @@ import uvicorn
 
 from taskdaemond import defaults
 from taskdaemond.api import create_app
+from taskdaemond.api.connections import connection_limit, guarded_protocol, limit_logs
 from taskdaemond.config import Config
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue import open_queue
@@ -49,6 +50,16 @@ def build_server(config: Config) -> DaemonServer:
     settings = config.daemon
     scheduler = Scheduler(config, open_queue(settings), DaemonMetrics())
     app = create_app(scheduler)
+    # Refused connections and failed accepts are logged once per interval, not once each.
+    limit_logs()
+    instances = sum(handler.instances for handler in config.handlers.values())
+    max_connections = connection_limit(settings.max_connections, instances)
+    if max_connections < settings.max_connections:
+        log.info(
+            "at most %d HTTP connections (max_connections %d is more than the open-file limit leaves)",
+            max_connections,
+            settings.max_connections,
+        )
     uv_config = uvicorn.Config(
         app,
         host=settings.host,
@@ -60,6 +71,11 @@ def build_server(config: Config) -> DaemonServer:
         # faster for this daemon's work (subprocess pipes and a worker thread).
         loop="asyncio",
         timeout_graceful_shutdown=int(defaults.HTTP_SHUTDOWN_TIMEOUT),
+        # Idle and slow clients: a deadline for each request's headers and a bound on their
+        # size, a connection limit, and uvicorn's keep-alive timeout between requests.
+        http=guarded_protocol(max_connections),
+        timeout_keep_alive=int(defaults.HTTP_KEEP_ALIVE_TIMEOUT),
+        h11_max_incomplete_event_size=defaults.MAX_HEADER_BYTES,
     )
     return DaemonServer(uv_config)
 
