@@ -21,6 +21,8 @@ import pytest
 from taskdaemond import defaults
 from taskdaemond.config import HandlerConfig
 from taskdaemond.runtime import Crashed, HandlerInstance, Outcome, TimedOut, launch_spec
+from taskdaemond.runtime.container import container_argv, engine_environment
+from taskdaemond.runtime.process import PASSED_THROUGH, handler_environment
 from tests.helpers import PYTHON, handler_command, handler_table, pid_alive, wait_until
 
 #: Seconds the daemon may take, beyond the handler's timeout, to stop a hostile handler and
@@ -223,3 +225,44 @@ def test_a_100_mib_stderr_crash_leaves_a_small_task_record_and_health(daemon_fac
     assert "bytes of this line dropped]" in daemon.log()
     longest = max(len(line) for line in daemon.log().splitlines())
     assert longest < defaults.STDERR_LINE_BYTES + 1024
+
+
+# -- what a handler can see ---------------------------------------------------------------------
+
+SECRETS = {
+    "DAEMON_TOKEN": "token-s3cret-4f1c",
+    "DAEMON_DATABASE_URL": "postgresql://td:pw-s3cret-77@127.0.0.1:1/td",
+    "SOME_API_KEY": "key-s3cret-9a",
+}
+
+
+def test_handlers_get_a_clean_environment_without_the_daemons_secrets(daemon_factory: Any) -> None:
+    daemon = daemon_factory({"env": handler_table("env", instances=1, env={"GIVEN": "by the table"})}, env=SECRETS)
+    with daemon.client(token=SECRETS["DAEMON_TOKEN"]) as client:
+        task_id = client.post("/queue", json={"type": "env", "data": {}}).json()["task_id"]
+        task = client.get(f"/api/tasks/{task_id}", params={"wait": 30}).json()
+    assert task["status"] == "completed", task
+    seen: dict[str, str] = task["result"]
+    assert not set(SECRETS) & set(seen)
+    assert not any(secret in value for secret in SECRETS.values() for value in seen.values())
+    assert seen["PATH"] == os.environ["PATH"]
+    assert seen["GIVEN"] == "by the table"
+    assert seen["TASKDAEMON_INSTANCE"] == "env-0"
+    assert set(seen) <= {*PASSED_THROUGH, "GIVEN", "TASKDAEMON_INSTANCE", "LC_CTYPE"}, set(seen)
+
+
+def test_the_table_env_wins_over_a_passed_through_variable() -> None:
+    config = HandlerConfig(task_type="t", command=("x",), env={"TZ": "UTC", "LANG": "C.UTF-8"})
+    env = handler_environment(config, "t-0", {"TZ": "Europe/Paris", "PATH": "/bin", "DAEMON_TOKEN": "s"})
+    assert env == {"PATH": "/bin", "TZ": "UTC", "LANG": "C.UTF-8", "TASKDAEMON_INSTANCE": "t-0"}
+
+
+def test_container_engine_and_container_get_none_of_the_daemons_settings() -> None:
+    config = HandlerConfig(task_type="t", image="x:1", engine="podman", env={"MODE": "fast"})
+    daemon_env = {**SECRETS, "PATH": "/usr/bin", "XDG_RUNTIME_DIR": "/run/user/0"}
+    engine_env = engine_environment(daemon_env)
+    assert engine_env == {"PATH": "/usr/bin", "XDG_RUNTIME_DIR": "/run/user/0", "SOME_API_KEY": SECRETS["SOME_API_KEY"]}
+    argv = container_argv(config, "taskdaemon-t-0-d")
+    given = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-e"]
+    assert given == ["MODE=fast", "TASKDAEMON_INSTANCE=taskdaemon-t-0-d"]  # only -e reaches the container
+    assert "--env-host" not in argv and not any(arg.startswith("--env-file") for arg in argv)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from taskdaemond import defaults
 from taskdaemond.config import Config, HandlerConfig
@@ -65,6 +65,14 @@ def remove_argv(engine: str, name: str, engine_executable: str | None = None) ->
     return [executable, "rm", "--force", name]
 
 
+def engine_environment(daemon_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the engine client (``podman run``): the daemon's, without its own
+    DAEMON_* settings (the token, the database URL). The engine needs its own variables, which
+    cannot be listed (XDG_RUNTIME_DIR, CONTAINER_HOST, DOCKER_HOST, DOCKER_CONFIG, ...), and it
+    passes none of them into the container: the container gets only the ``-e`` of the table's env."""
+    return {name: value for name, value in daemon_env.items() if not name.startswith("DAEMON_")}
+
+
 def container_launch(handler: HandlerConfig, name: str, engine_executable: str | None = None) -> LaunchSpec:
     """How to start the instance and, once stopped, remove whatever container is left.
 
@@ -75,7 +83,7 @@ def container_launch(handler: HandlerConfig, name: str, engine_executable: str |
     return LaunchSpec(
         name=name,
         argv=container_argv(handler, name, engine_executable),
-        env=dict(os.environ),
+        env=engine_environment(os.environ),
         cleanup_argv=remove_argv(handler.engine, name, engine_executable),
         container=True,
     )
