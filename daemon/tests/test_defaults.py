@@ -42,6 +42,9 @@ SCHEMA_DEFAULTS: dict[str, Any] = {
     "daemon.max_connections": defaults.DEFAULT_MAX_CONNECTIONS,
     "daemon.max_body_bytes_in_flight": defaults.DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
     "daemon.shutdown_grace": defaults.DEFAULT_SHUTDOWN_GRACE,
+    "daemon.completed_ttl": defaults.DEFAULT_COMPLETED_TTL,
+    "daemon.failed_ttl": defaults.DEFAULT_FAILED_TTL,
+    "daemon.prune_interval": defaults.DEFAULT_PRUNE_INTERVAL,
 }
 
 
@@ -109,7 +112,7 @@ def shown(value: Any) -> str:
 def test_the_readme_daemon_table_shows_the_defaults() -> None:
     rows = readme_table("### `[daemon]` and the environment")
     daemon_keys = [path.removeprefix("daemon.") for path in SCHEMA_DEFAULTS if path.startswith("daemon.")]
-    assert len(daemon_keys) == 14  # +2: max_connections, max_body_bytes_in_flight
+    assert len(daemon_keys) == 17  # +2: max_connections, max_body_bytes_in_flight
     for key in daemon_keys:
         assert first_code(rows[key][1]) == shown(SCHEMA_DEFAULTS[f"daemon.{key}"]), key
 

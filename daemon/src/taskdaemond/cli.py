@@ -265,6 +265,41 @@ def cmd_call(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_TASK_FAILED
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    # Imported here: see cmd_serve. Works on the configured database itself, beside a running
+    # daemon or not (SQLite's WAL lets both write; each batch is one short transaction).
+    from taskdaemond.config import parse_duration  # noqa: PLC0415
+    from taskdaemond.retention import PruneRefused, prune_command  # noqa: PLC0415
+
+    config = load_config(find_config_path(args.config, os.environ))
+    try:
+        older_than = parse_duration(args.older_than) if args.older_than is not None else None
+    except ValueError as exc:
+        raise CliExit(EXIT_USAGE, f"--older-than: {exc}") from None
+    statuses = [TaskStatus(s) for s in args.status] if args.status else None
+    try:
+        answer = asyncio.run(
+            prune_command(
+                config.daemon, older_than=older_than, statuses=statuses, dry_run=args.dry_run, vacuum=args.vacuum
+            )
+        )
+    except PruneRefused as exc:
+        raise CliExit(EXIT_USAGE, str(exc)) from None
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
+    pruned: dict[str, int] = answer["pruned"]  # type: ignore[assignment]
+    verb = "would prune" if args.dry_run else "pruned"
+    print(table([[status, str(count)] for status, count in pruned.items()], ["status", verb]))
+    if "beyond_cap" in answer:
+        print(f"beyond max_finished_tasks: {answer['beyond_cap']}")
+    mib = 1024 * 1024
+    size, free = int(answer["size_bytes"]), int(answer["free_bytes"])  # type: ignore[call-overload]
+    back = f", {int(answer.get('reclaimed_bytes', 0)) / mib:.1f} MiB given back" if not args.dry_run else ""  # type: ignore[call-overload]
+    print(f"database {answer['database']}: {size / mib:.1f} MiB ({free / mib:.1f} MiB free inside){back}")
+    return EXIT_OK
+
+
 def print_event(event: dict[str, Any]) -> None:
     if event.get("event") == "progress":
         print(f"progress {event['progress']:.0%} {event.get('message') or ''}".rstrip())
@@ -389,6 +424,24 @@ def _add_daemon_commands(commands: Any) -> None:
     call.add_argument("--timeout", type=float, help="seconds (default: the handler's timeout)")
     call.add_argument("--json", action="store_true", help="print JSON for scripts")
     call.set_defaults(run=cmd_call)
+
+    prune = commands.add_parser(
+        "prune",
+        help="delete finished tasks now",
+        description="Delete finished tasks from the configured database, as the daemon's pruner does: by "
+        "default those older than completed_ttl / failed_ttl and beyond max_finished_tasks. Pending and "
+        "processing tasks are never deleted. Safe beside a running daemon (except --vacuum).",
+    )
+    _config_option(prune)
+    prune.add_argument("--older-than", dest="older_than", help='finished more than this long ago ("90s", "36h", "7d")')
+    finals = [status.value for status in TaskStatus if status.is_final]
+    prune.add_argument("--status", action="append", choices=finals, help="only this status (repeatable)")
+    prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="count, delete nothing")
+    prune.add_argument(
+        "--vacuum", action="store_true", help="then rewrite the SQLite file to its smallest (stop the daemon first)"
+    )
+    prune.add_argument("--json", action="store_true", help="print JSON for scripts")
+    prune.set_defaults(run=cmd_prune)
 
 
 def _add_client_commands(commands: Any) -> None:

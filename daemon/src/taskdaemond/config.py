@@ -45,6 +45,10 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "DAEMON_SHUTDOWN_GRACE": ("shutdown_grace", float),
     "DAEMON_DATABASE_URL": ("database_url", str),
     "DAEMON_LEASE_SECONDS": ("lease_seconds", float),
+    "DAEMON_COMPLETED_TTL": ("completed_ttl", str),
+    "DAEMON_FAILED_TTL": ("failed_ttl", str),
+    "DAEMON_MAX_FINISHED_TASKS": ("max_finished_tasks", int),
+    "DAEMON_PRUNE_INTERVAL": ("prune_interval", float),
 }
 #: Where the configuration file is looked for when no --config is given.
 CONFIG_ENV = "HANDLER_CONFIG"
@@ -74,11 +78,11 @@ class HandlerConfig:
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     requeue_on_interrupt: bool = defaults.DEFAULT_REQUEUE_ON_INTERRUPT
     max_tasks_per_instance: int | None = None
+    stderr_tail_bytes: int = defaults.DEFAULT_STDERR_TAIL_BYTES
 
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    stderr_tail_bytes: int = defaults.DEFAULT_STDERR_TAIL_BYTES
     """The [daemon] table after the environment has been applied."""
 
     host: str = defaults.DEFAULT_HOST
@@ -99,6 +103,11 @@ class DaemonSettings:
     shutdown_grace: float = defaults.DEFAULT_SHUTDOWN_GRACE
     database_url: str | None = None
     lease_seconds: float = defaults.DEFAULT_LEASE_SECONDS
+    #: Retention, in seconds after a task finished (0: for ever), and the cap on finished tasks.
+    completed_ttl: float = defaults.DEFAULT_COMPLETED_TTL
+    failed_ttl: float = defaults.DEFAULT_FAILED_TTL
+    max_finished_tasks: int | None = None
+    prune_interval: float = defaults.DEFAULT_PRUNE_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -290,7 +299,33 @@ def _daemon_settings(
         shutdown_grace=float(table.get("shutdown_grace", defaults.DEFAULT_SHUTDOWN_GRACE)),
         database_url=_database_url(table, queue, env_keys, source),
         lease_seconds=float(table.get("lease_seconds", defaults.DEFAULT_LEASE_SECONDS)),
+        completed_ttl=parse_duration(table.get("completed_ttl", defaults.DEFAULT_COMPLETED_TTL)),
+        failed_ttl=parse_duration(table.get("failed_ttl", defaults.DEFAULT_FAILED_TTL)),
+        max_finished_tasks=table.get("max_finished_tasks"),
+        prune_interval=float(table.get("prune_interval", defaults.DEFAULT_PRUNE_INTERVAL)),
     )
+
+
+#: Seconds in each unit a duration may be written in ("90s", "15m", "36h", "7d", "2w").
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: float | str) -> float:
+    """Seconds in a duration: a number of seconds, or a string like "36h" (the schema's
+    ``duration``). Raises ValueError naming what is allowed."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        unit = text[-1:] if text[-1:] in DURATION_UNITS else "s"
+        number = text[:-1] if text[-1:] in DURATION_UNITS else text
+        try:
+            seconds = float(number.strip()) * DURATION_UNITS[unit]
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration: seconds, or a number and s, m, h, d or w") from None
+    if not seconds >= 0:  # negative, or NaN
+        raise ValueError(f"{value!r} is not a duration: it must be 0 (for ever) or more")
+    return seconds
 
 
 def _host_names(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -352,10 +387,10 @@ def _handler_config(task_type: str, table: Mapping[str, Any], daemon: DaemonSett
         backoff=_backoff(table.get("backoff")),
         requeue_on_interrupt=table.get("requeue_on_interrupt", defaults.DEFAULT_REQUEUE_ON_INTERRUPT),
         max_tasks_per_instance=table.get("max_tasks_per_instance"),
+        stderr_tail_bytes=table.get("stderr_tail_bytes", defaults.DEFAULT_STDERR_TAIL_BYTES),
     )
 
 
 def schema_properties(definition: str) -> list[str]:
     """Known keys of a schema definition ("handler" or "daemon"), for docs and hints."""
     return list(load_schema(CONFIG_SCHEMA)["$defs"][definition]["properties"])
-        stderr_tail_bytes=table.get("stderr_tail_bytes", defaults.DEFAULT_STDERR_TAIL_BYTES),

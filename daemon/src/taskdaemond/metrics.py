@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from taskdaemond.queue.base import Storage
 from taskdaemond.queue.models import Transition
 from taskdaemond.statuses import TaskStatus
 
@@ -62,6 +63,18 @@ class DaemonMetrics:
             "Tasks this daemon reclaimed from another (shared queue): their lease lapsed, so they run again.",
             registry=r,
         )
+        self.tasks_pruned = Counter(
+            "tasks_pruned", "Finished tasks deleted by retention (age or cap).", ["status"], registry=r
+        )
+        self.reclaimed_bytes = Counter(
+            "database_reclaimed_bytes", "Bytes the pruner gave back to the file system (SQLite).", registry=r
+        )
+        self.database_size = Gauge(
+            "database_size_bytes", "Bytes the queue's database takes (SQLite: file and WAL).", registry=r
+        )
+        self.database_free = Gauge(
+            "database_free_bytes", "Free bytes inside the SQLite file, kept for new tasks.", registry=r
+        )
         self.daemon_info = Gauge(
             "daemon_info", "This daemon: its id and queue backend.", ["daemon_id", "queue"], registry=r
         )
@@ -96,6 +109,14 @@ class DaemonMetrics:
         self.queue_size.set(counts.get(TaskStatus.PENDING, 0))
         for status, count in counts.items():
             self.tasks_by_status.labels(status).set(count)
+
+    def pruned(self, counts: dict[TaskStatus, int], reclaimed_bytes: int, storage: Storage) -> None:
+        """A pruner pass: tasks deleted by status, bytes given back, the database's size after."""
+        for status, count in counts.items():
+            self.tasks_pruned.labels(status.value).inc(count)
+        self.reclaimed_bytes.inc(reclaimed_bytes)
+        self.database_size.set(storage.size_bytes)
+        self.database_free.set(storage.free_bytes)
 
     def update_pools(self, pools: dict[str, dict[str, Any]]) -> None:
         for task_type, state in pools.items():

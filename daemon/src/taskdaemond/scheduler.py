@@ -20,6 +20,7 @@ from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
 from taskdaemond.queue.models import Transition
+from taskdaemond.retention import Pruner, RetentionPolicy
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import TaskStatus
 from taskdaemond.writer import GroupWriter
@@ -52,6 +53,8 @@ class Scheduler:
         self.service = TaskService(
             config, queue, self.dispatcher, metrics, daemon_id=self.daemon_id, leases=self._leases
         )
+        # Finished tasks older than their retention (or beyond the cap) are pruned in batches.
+        self.pruner = Pruner(queue, RetentionPolicy.from_settings(config.daemon), metrics, config.daemon.prune_interval)
         # New tasks and cancels arriving through other daemons are announced by the queue.
         queue.bind(self.daemon_id, self.dispatcher.notify, self.service.cancelled_elsewhere)
 
@@ -78,6 +81,7 @@ class Scheduler:
             log.info("daemon %s on a shared queue: leases of %g s", self.daemon_id, self._queue.lease_seconds)
             self._leases.start()
         await self.dispatcher.start()
+        self.pruner.start()
 
     async def shutdown(self, grace: float | None = None) -> dict[str, int]:
         """Stop claiming, let tasks in flight finish within ``grace`` seconds, stop the
@@ -95,8 +99,9 @@ class Scheduler:
         interrupted = self.dispatcher.running_count()
         # 3. Stop every handler: what still runs is interrupted (requeued or `interrupted`).
         await self.dispatcher.stop_pools()
-        # 4. Commit every outcome, then close the queue.
+        # 4. Commit every outcome, stop pruning, then close the queue.
         await self._writer.close()
+        await self.pruner.stop()
         if self._leases is not None:
             await self._leases.stop()
         await self._queue.close()

@@ -5,7 +5,8 @@ leases (renew, reclaim) and tells its daemon about work that arrived through ano
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from taskdaemond.config import DaemonSettings
 from taskdaemond.errors import DaemonError
@@ -23,6 +24,15 @@ def claim_order_key(task_selection: str) -> Callable[[ClaimedTask], tuple[int, i
     if task_selection == "lifo":
         return lambda t: (0, -t.seq)
     return lambda t: (0, t.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """What the queue's store takes on disk: ``size_bytes`` in all (for SQLite the file and its
+    WAL), of which ``free_bytes`` are free pages kept for the next inserts."""
+
+    size_bytes: int = 0
+    free_bytes: int = 0
 
 
 class QueueUnavailable(DaemonError):
@@ -65,10 +75,11 @@ class TaskQueue(abc.ABC):
         return False
 
     @abc.abstractmethod
-    async def open(self) -> int:
+    async def open(self, *, recover: bool = True) -> int:
         """Open the store and recover: tasks left ``processing`` by a stopped daemon go back
         to ``pending`` (at-least-once; their next run has the next attempt number).
-        Returns how many were recovered."""
+        Returns how many were recovered. ``recover=False`` opens without recovering, for a
+        tool (``taskdaemond prune``) working beside a running daemon."""
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -119,6 +130,39 @@ class TaskQueue(abc.ABC):
     @abc.abstractmethod
     async def counts(self) -> dict[str, int]:
         """How many tasks are in each status (every status present, zero included)."""
+
+    # -- retention: only finished tasks are ever pruned ------------------------------------
+
+    @abc.abstractmethod
+    async def prune(self, cutoffs: Mapping[TaskStatus, float], limit: int) -> dict[TaskStatus, int]:
+        """Delete, with their events, up to ``limit`` tasks whose status is a key of ``cutoffs``
+        (final statuses only) and that finished before its cutoff (seconds since the epoch),
+        oldest first, in one short transaction. How many of each status went; fewer than
+        ``limit`` in all means none is left. Safe with several daemons pruning at once."""
+
+    @abc.abstractmethod
+    async def prune_excess(self, keep: int, limit: int) -> dict[TaskStatus, int]:
+        """Delete up to ``limit`` of the finished tasks beyond the ``keep`` newest (by finish
+        time), oldest first. On a shared queue one daemon at a time does it (the others find
+        nothing to do), so the cap is not applied twice."""
+
+    @abc.abstractmethod
+    async def count_prunable(self, cutoffs: Mapping[TaskStatus, float]) -> dict[TaskStatus, int]:
+        """How many tasks ``prune`` would delete with these cutoffs (no limit); for dry runs."""
+
+    @abc.abstractmethod
+    async def count_finished(self) -> int:
+        """How many tasks are finished (completed, failed, cancelled, interrupted)."""
+
+    async def storage(self) -> Storage:
+        """The space the store takes (nothing for a store not on disk)."""
+        return Storage()
+
+    async def reclaim_space(self) -> int:
+        """Give free space beyond a reserve back to the file system; bytes given back. The
+        SQLite queue does it with ``incremental_vacuum``; PostgreSQL's autovacuum does it
+        itself, so other queues give back nothing."""
+        return 0
 
 
 def open_queue(settings: DaemonSettings) -> TaskQueue:

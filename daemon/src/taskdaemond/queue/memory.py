@@ -6,7 +6,7 @@ import heapq
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from taskdaemond.queue.base import TaskQueue
@@ -29,7 +29,7 @@ class MemoryQueue(TaskQueue):
         self._delayed: dict[str, list[tuple[float, int, str]]] = {}
         self._seq = 0
 
-    async def open(self) -> int:
+    async def open(self, *, recover: bool = True) -> int:
         return 0
 
     async def close(self) -> None:
@@ -209,3 +209,36 @@ class MemoryQueue(TaskQueue):
         for record in self._tasks.values():
             counts[record.status.value] += 1
         return counts
+
+    # -- retention ----------------------------------------------------------------------
+
+    def _drop(self, records: Sequence[TaskRecord]) -> dict[TaskStatus, int]:
+        gone: dict[TaskStatus, int] = {}
+        for record in records:
+            del self._tasks[record.id]
+            self._generation.pop(record.id, None)
+            gone[record.status] = gone.get(record.status, 0) + 1
+        return gone
+
+    def _finished(self) -> Sequence[TaskRecord]:
+        """Finished tasks, oldest finished first."""
+        done = [r for r in self._tasks.values() if r.status in FINAL_STATUSES and r.finished_at is not None]
+        return sorted(done, key=lambda r: r.finished_at or 0.0)
+
+    async def prune(self, cutoffs: Mapping[TaskStatus, float], limit: int) -> dict[TaskStatus, int]:
+        old = [r for r in self._finished() if r.status in cutoffs and (r.finished_at or 0.0) < cutoffs[r.status]]
+        return self._drop(old[:limit])
+
+    async def prune_excess(self, keep: int, limit: int) -> dict[TaskStatus, int]:
+        finished = self._finished()
+        return self._drop(finished[: min(limit, max(0, len(finished) - keep))])
+
+    async def count_prunable(self, cutoffs: Mapping[TaskStatus, float]) -> dict[TaskStatus, int]:
+        counts = dict.fromkeys((s for s in cutoffs if s in FINAL_STATUSES), 0)
+        for r in self._finished():
+            if r.status in counts and (r.finished_at or 0.0) < cutoffs[r.status]:
+                counts[r.status] += 1
+        return counts
+
+    async def count_finished(self) -> int:
+        return len(self._finished())

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,9 +28,10 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from taskdaemond import defaults
 from taskdaemond.queue import postgres_sql as sql
+from taskdaemond.queue import retention_sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
-from taskdaemond.queue.base import QueueUnavailable, TaskQueue, _ignore, claim_order_key
+from taskdaemond.queue.base import QueueUnavailable, Storage, TaskQueue, _ignore, claim_order_key
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
@@ -152,7 +153,7 @@ class PostgresQueue(TaskQueue):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def open(self) -> int:
+    async def open(self, *, recover: bool = True) -> int:
         self._closing = False
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             self.url,
@@ -174,11 +175,12 @@ class PostgresQueue(TaskQueue):
         self._pool = pool
         try:
             await self._migrate()
-            reclaimed = await self.reclaim_expired(time.time())
+            reclaimed = await self.reclaim_expired(time.time()) if recover else []
         except BaseException:
             await self.close()
             raise
-        self._listener = asyncio.create_task(self._listen(), name="postgres-listen")
+        if recover:  # a daemon; a tool (recover=False) needs no notifications
+            self._listener = asyncio.create_task(self._listen(), name="postgres-listen")
         return len(reclaimed)
 
     async def _migrate(self) -> None:
@@ -480,6 +482,65 @@ class PostgresQueue(TaskQueue):
             return await (await conn.execute(sql.COUNT_BY_STATUS)).fetchall()
 
         return counts_of(await self._run(work, transaction=False))
+
+    # -- retention (statements in retention_sql.py) -------------------------------------------
+
+    async def prune(self, cutoffs: Mapping[TaskStatus, float], limit: int) -> dict[TaskStatus, int]:
+        async def work(conn: Connection) -> dict[TaskStatus, int]:
+            gone: dict[TaskStatus, int] = {}
+            for status, cutoff in cutoffs.items():
+                left = limit - sum(gone.values())
+                if status not in FINAL_STATUSES or left <= 0:
+                    continue
+                params = {"status": status.value, "cutoff": cutoff, "limit": left}
+                for name, count in await (await conn.execute(retention_sql.POSTGRES_PRUNE_BY_AGE, params)).fetchall():
+                    gone[TaskStatus(name)] = gone.get(TaskStatus(name), 0) + int(count)
+            return gone
+
+        return await self._run(work)
+
+    async def prune_excess(self, keep: int, limit: int) -> dict[TaskStatus, int]:
+        async def work(conn: Connection) -> dict[TaskStatus, int]:
+            lock = await conn.execute(retention_sql.POSTGRES_TRY_PRUNE_LOCK, (retention_sql.POSTGRES_PRUNE_LOCK_KEY,))
+            row = await lock.fetchone()
+            if row is None or not row[0]:
+                return {}  # another daemon applies the cap right now
+            found = await (await conn.execute(retention_sql.POSTGRES_COUNT_FINISHED)).fetchone()
+            excess = (int(found[0]) if found else 0) - keep
+            if excess <= 0:
+                return {}
+            rows = await (
+                await conn.execute(retention_sql.POSTGRES_PRUNE_OLDEST, {"limit": min(limit, excess)})
+            ).fetchall()
+            return {TaskStatus(name): int(count) for name, count in rows}
+
+        return await self._run(work)
+
+    async def count_prunable(self, cutoffs: Mapping[TaskStatus, float]) -> dict[TaskStatus, int]:
+        async def work(conn: Connection) -> dict[TaskStatus, int]:
+            counts: dict[TaskStatus, int] = {}
+            for status, cutoff in cutoffs.items():
+                if status in FINAL_STATUSES:
+                    cursor = await conn.execute(retention_sql.POSTGRES_COUNT_PRUNABLE, (status.value, cutoff))
+                    row = await cursor.fetchone()
+                    counts[status] = int(row[0]) if row else 0
+            return counts
+
+        return await self._run(work, transaction=False)
+
+    async def count_finished(self) -> int:
+        async def work(conn: Connection) -> int:
+            row = await (await conn.execute(retention_sql.POSTGRES_COUNT_FINISHED)).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(work, transaction=False)
+
+    async def storage(self) -> Storage:
+        async def work(conn: Connection) -> Storage:
+            row = await (await conn.execute(retention_sql.POSTGRES_SIZE)).fetchone()
+            return Storage(size_bytes=int(row[0]) if row else 0)
+
+        return await self._run(work, transaction=False)
 
 
 def preflight(url: str) -> str | None:

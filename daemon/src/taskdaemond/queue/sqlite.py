@@ -12,16 +12,17 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from taskdaemond import defaults
+from taskdaemond.queue import sqlite_retention as retention
 from taskdaemond.queue import sqlite_sql as sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
-from taskdaemond.queue.base import TaskQueue, claim_order_key
+from taskdaemond.queue.base import Storage, TaskQueue, claim_order_key
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
@@ -43,11 +44,26 @@ class SqliteQueue(TaskQueue):
         self._claim_index = sql.CLAIM_INDEX_OF[task_selection]
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
         self._db: sqlite3.Connection | None = None
+        # A second connection, on a thread of its own, for reads that scan many rows (counts):
+        # in WAL mode they see the last commit and never hold up the writer.
+        self._reader_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._reader: sqlite3.Connection | None = None
         #: Migrations this daemon applied when it opened the file (``NNNN_name``).
         self.applied_migrations: list[str] = []
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on the reader connection (opened on first use, on the reader's thread)."""
+
+        def work() -> T:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self.path, isolation_level=None)
+                self._reader.execute(f"PRAGMA busy_timeout = {defaults.SQLITE_BUSY_TIMEOUT_MS}")
+            return fn(self._reader)
+
+        return await asyncio.get_running_loop().run_in_executor(self._reader_executor, work)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -67,18 +83,21 @@ class SqliteQueue(TaskQueue):
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def open(self) -> int:
-        return await self._call(self._open, time.time())
+    async def open(self, *, recover: bool = True) -> int:
+        return await self._call(self._open, time.time(), recover)
 
-    def _open(self, now: float) -> int:
+    def _open(self, now: float, recover: bool = True) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)
+        retention.set_incremental_if_new(self.db)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         self.db.execute(f"PRAGMA busy_timeout = {defaults.SQLITE_BUSY_TIMEOUT_MS}")
         self._migrate()
         for name, create in sql.CLAIM_INDEXES.items():
             self.db.execute(create if name == self._claim_index else f"DROP INDEX IF EXISTS {name}")
+        if not recover:
+            return 0
         return self._transaction(lambda db: db.execute(sql.RECOVER_PROCESSING, (now,)).rowcount)
 
     def _migrate(self) -> None:
@@ -96,6 +115,10 @@ class SqliteQueue(TaskQueue):
             self.applied_migrations.append(migration.label)
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._read(lambda reader: reader.close())
+            self._reader = None
+        self._reader_executor.shutdown(wait=True)
         if self._db is not None:
             await self._call(self._close)
         self._executor.shutdown(wait=True)
@@ -260,5 +283,41 @@ class SqliteQueue(TaskQueue):
         return page_of(self.db.execute(query, params).fetchall(), limit)
 
     async def counts(self) -> dict[str, int]:
-        rows = await self._call(lambda: self.db.execute(sql.COUNT_BY_STATUS).fetchall())
+        # A scan of every task: on the reader, so that claims and submits do not wait for it.
+        rows = await self._read(lambda reader: reader.execute(sql.COUNT_BY_STATUS).fetchall())
         return counts_of(rows)
+
+    # -- retention (sqlite_retention.py) ---------------------------------------------------
+
+    async def prune(self, cutoffs: Mapping[TaskStatus, float], limit: int) -> dict[TaskStatus, int]:
+        return await self._call(self._transaction, lambda db: retention.prune_by_age(db, cutoffs, limit))
+
+    async def prune_excess(self, keep: int, limit: int) -> dict[TaskStatus, int]:
+        excess = await self.count_finished() - keep  # counted on the reader: a scan
+        if excess <= 0:
+            return {}
+        return await self._call(self._transaction, lambda db: retention.prune_oldest(db, min(limit, excess)))
+
+    async def count_prunable(self, cutoffs: Mapping[TaskStatus, float]) -> dict[TaskStatus, int]:
+        return await self._read(lambda reader: retention.count_prunable(reader, cutoffs))
+
+    async def count_finished(self) -> int:
+        return await self._read(retention.count_finished)
+
+    async def storage(self) -> Storage:
+        return await self._call(lambda: retention.storage(self.db, self.path))
+
+    async def reclaim_space(self) -> int:
+        """Free pages beyond the reserve go back, a few MiB per call on the writer's thread,
+        so claims get in between."""
+        reclaimed = 0
+        for _ in range(10_000):  # bounded: each step frees up to VACUUM_PAGES pages
+            step = await self._call(lambda: retention.vacuum_step(self.db))
+            if step <= 0:
+                break
+            reclaimed += step
+        return reclaimed
+
+    async def vacuum(self) -> int:
+        """A full VACUUM, converting the file to incremental mode (the daemon must be stopped)."""
+        return await self._call(lambda: retention.full_vacuum(self.db))
