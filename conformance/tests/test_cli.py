@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -198,3 +199,22 @@ def test_record_replays_a_case_files_input(tmp_path: Path) -> None:
         {"status": "success", "result": 1, "task_id": "a1"},
         {"status": "success", "result": 7, "task_id": "a7"},
     )
+
+
+def test_list_into_a_reader_that_stops_early_ends_quietly() -> None:
+    """`taskdaemon-conformance list | head -1`: no BrokenPipe traceback."""
+    command = [
+        sys.executable,
+        "-c",
+        "from taskdaemon_conformance.cli import main; raise SystemExit(main(['list']))",
+    ]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as lister:
+        assert lister.stdout is not None
+        assert lister.stderr is not None
+        first = lister.stdout.readline()
+        lister.stdout.close()  # the reader goes away after one line
+        errors = lister.stderr.read().decode()
+        code = lister.wait(timeout=30)
+    assert first.strip(), "list printed a first line"
+    assert "Traceback" not in errors, errors
+    assert code == 1

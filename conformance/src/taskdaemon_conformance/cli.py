@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -202,4 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except CaseFailed as exc:
         print(f"taskdaemon-conformance: {exc.reason}\n  {exc.hint}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`list | head`): stop quietly, as other command-line tools do;
+        # stdout goes to /dev/null so that the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
