@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,44 @@ def test_check_accepts_a_valid_file(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert f"{path}: OK" in result.stdout and "echo" in result.stdout
     as_json = json.loads(taskdaemond("check", str(path), "--json").stdout)
-    assert as_json == {"ok": True, "file": str(path), "handlers": ["echo"]}
+    assert as_json == {"ok": True, "file": str(path), "handlers": ["echo"], "warnings": []}
+
+
+SHELL_LINE = "python3 -u handler.py; touch f"
+
+
+def test_check_warns_that_a_command_is_never_split_nor_given_to_a_shell(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "handlers.toml", {"sh": {"command": [SHELL_LINE]}, "echo": handler_table("behave")})
+    result = taskdaemond("check", str(path))
+    assert result.returncode == 0  # valid: only a warning
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"warning: handlers.sh.command: the element {SHELL_LINE!r} contains whitespace")
+    assert "never goes through a shell" in warnings[0]
+    as_json = json.loads(taskdaemond("check", str(path), "--json").stdout)
+    assert [w.split(":")[0] for w in as_json["warnings"]] == ["handlers.sh.command"]
+
+
+def test_serve_logs_the_same_warning_at_start(daemon_factory: Any) -> None:
+    daemon = daemon_factory({"sh": {"command": [SHELL_LINE], "instances": 1}})
+    lines = [line for line in daemon.log().splitlines() if "handlers.sh.command" in line]
+    assert lines and SHELL_LINE in lines[0] and "WARNING" in lines[0].upper(), daemon.log()[-2000:]
+
+
+def test_check_never_prints_a_token_or_a_database_password_it_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "handlers.toml"
+    path.write_text('[daemon]\ntoken = 12345678\n\n[handlers.echo]\ncommand = ["x"]\n')
+    result = taskdaemond("check", str(path))
+    assert result.returncode == 2
+    assert "daemon.token: must be a string" in result.stderr
+    assert "12345678" not in result.stderr + result.stdout
+    url = "mysql://tasks:pw-s3cret-1@db/tasks"
+    result = taskdaemond(
+        "check", str(write_config(path, {"echo": {"command": ["x"]}})), env={"DAEMON_DATABASE_URL": url}
+    )
+    assert result.returncode == 2
+    assert "DAEMON_DATABASE_URL: daemon.database_url: mysql://tasks:***@db/tasks does not match" in result.stderr
+    assert "pw-s3cret-1" not in result.stderr + result.stdout
 
 
 def test_check_reports_a_typo_with_exit_2_file_key_and_did_you_mean(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from taskdaemond.config import check_runnable, find_config_path, load_config
+from taskdaemond.config import check_runnable, command_warning, find_config_path, load_config
+from taskdaemond.defaults import DEFAULT_STDERR_TAIL_BYTES
 from taskdaemond.errors import ConfigError
 
 MINIMAL = """
@@ -56,6 +57,7 @@ retries = 1
 backoff = { initial = 0.5, multiplier = 3, max = 9, jitter = 0 }
 requeue_on_interrupt = false
 max_tasks_per_instance = 100
+stderr_tail_bytes = 2048
 
 [handlers.inherit]
 command = ["x"]
@@ -74,8 +76,10 @@ backoff = 2
         9.0,
         0.0,
     )
+    assert resize.stderr_tail_bytes == 2048
     inherit = config.handlers["inherit"]
     assert (inherit.retries, inherit.timeout, inherit.backoff.initial) == (7, 12.0, 2.0)
+    assert inherit.stderr_tail_bytes == DEFAULT_STDERR_TAIL_BYTES
 
 
 def test_container_handler_reads_image_engine_memory_and_network(tmp_path: Path) -> None:
@@ -249,3 +253,45 @@ def test_image_handler_with_an_engine_is_runnable(tmp_path: Path, monkeypatch: p
     engine.chmod(0o755)
     monkeypatch.setenv("PATH", str(engine.parent))
     check_runnable(load_config(write(tmp_path, '[handlers.img]\nimage = "x:1"\nengine = "podman"\n'), {}))
+
+
+# -- secrets and shell lines ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("daemon_table", "env", "secret", "expected"),
+    [
+        ("token = 12345678", {}, "12345678", "must be a string, got an integer"),
+        ('token = ["tok-s3cret"]', {}, "tok-s3cret", "must be a string, got an array"),
+        ('token = { value = "tok-s3cret" }', {}, "tok-s3cret", "must be a string, got a table"),
+        ('token = ""', {}, "''", "must not be empty"),
+        ('database_url = "mysql://u:pw-s3cret@db/x"', {}, "pw-s3cret", "mysql://u:***@db/x does not match"),
+        ("database_url = 31337000", {}, "31337000", "must be a string, got an integer"),
+        ("", {"DAEMON_DATABASE_URL": "mysql://u:pw-s3cret@db/x"}, "pw-s3cret", "mysql://u:***@db/x does not match"),
+    ],
+)
+def test_a_refused_token_or_database_url_is_never_shown(
+    tmp_path: Path, daemon_table: str, env: dict[str, str], secret: str, expected: str
+) -> None:
+    error = error_of(write(tmp_path, f"[daemon]\n{daemon_table}\n{MINIMAL}"), env)
+    assert error.key in ("daemon.token", "daemon.database_url")
+    assert expected in error.problem
+    assert secret not in str(error)
+
+
+def test_stderr_tail_bytes_out_of_range_is_refused(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, MINIMAL + "stderr_tail_bytes = 10\n"))
+    assert error.key == "handlers.echo.stderr_tail_bytes"
+
+
+def test_a_command_that_looks_like_a_shell_line_gets_a_warning(tmp_path: Path) -> None:
+    shell_line = load_config(write(tmp_path, '[handlers.x]\ncommand = ["python3 -u x.py; touch f"]\n'), {})
+    warning = command_warning(shell_line.handlers["x"])
+    assert warning is not None and warning.startswith("handlers.x.command: the element 'python3 -u x.py; touch f'")
+    assert command_warning(load_config(write(tmp_path, MINIMAL), {}).handlers["echo"]) is None
+
+
+def test_a_program_path_with_a_space_that_exists_gets_no_warning(tmp_path: Path) -> None:
+    (tmp_path / "my handler").write_text("#!/bin/sh\n")
+    config = load_config(write(tmp_path, '[handlers.x]\ncommand = ["my handler", "-v"]\n'), {})
+    assert command_warning(config.handlers["x"]) is None

@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import httpx
 
 from taskdaemond import __version__, defaults
-from taskdaemond.config import Config, check_runnable, find_config_path, load_config
+from taskdaemond.config import Config, check_runnable, command_warning, find_config_path, load_config
 from taskdaemond.errors import ConfigError
 from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
 
@@ -221,16 +221,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         check_runnable(config)
     except ConfigError as exc:
-        warning: str | None = f"warning: {exc.key}: {exc.problem}"
+        warnings = [f"{exc.key}: {exc.problem}"]
     else:
-        warning = None
+        warnings = []
         check_images(config)
+    # A command that looks like a shell line is valid, but would crash-loop: say so.
+    warnings += [w for w in (command_warning(h) for h in config.handlers.values()) if w is not None]
     if args.json:
-        print_json({"ok": True, "file": str(path), "handlers": sorted(config.handlers)})
+        print_json({"ok": True, "file": str(path), "handlers": sorted(config.handlers), "warnings": warnings})
         return EXIT_OK
     print(f"{path}: OK")
-    if warning is not None:
-        print(warning)
+    for warning in warnings:
+        print(f"warning: {warning}")
     rows = []
     for name, handler in config.handlers.items():
         how = " ".join(handler.command) if handler.command else f"{handler.engine} image {handler.image}"

@@ -171,6 +171,26 @@ INSTALL_ENGINE_HINT = (
 )
 
 
+def command_warning(handler: HandlerConfig) -> str | None:
+    """A warning when ``command`` looks like a shell line: its first element holds whitespace
+    (``["python3 -u x; touch f"]``). argv is never split and never goes through a shell, so it
+    would run a program named exactly that and crash-loop. None when the element names a file
+    that exists (a program path with a space in it)."""
+    if not handler.command:
+        return None
+    first = handler.command[0]
+    if not any(character.isspace() for character in first):
+        return None
+    base = handler.cwd or Path()
+    if shutil.which(first) is not None or (base / first).is_file():
+        return None
+    return (
+        f"handlers.{handler.task_type}.command: the element {first!r} contains whitespace, but argv is "
+        "never split and never goes through a shell: it names a program called exactly that. Give one "
+        'element per argument (["python3", "-u", "handler.py"]), or ["sh", "-c", "..."] for shell syntax'
+    )
+
+
 def check_runnable(config: Config) -> None:
     """Raise ConfigError for what the schema cannot know: an image handler whose container
     engine is not installed. Separate from loading, so `check` can validate on any machine."""
@@ -221,10 +241,56 @@ def _validate(raw: dict[str, Any], source: str, env_keys: Mapping[str, str]) -> 
     errors.sort(key=lambda e: (e.validator != "additionalProperties", -len(e.absolute_path)))
     error = errors[0]
     key = ".".join(str(part) for part in error.absolute_path) or None
-    problem = _describe(error)
+    problem = _describe_secret(error) if key in SECRET_KEYS else _describe(error)
+    problem = _without_secrets(problem, raw.get("daemon"))
     if key is not None and key.startswith("daemon.") and key[len("daemon.") :] in env_keys:
         source = env_keys[key[len("daemon.") :]]
     raise ConfigError(source, key, problem)
+
+
+#: Keys whose values no error message shows, whatever is wrong with them.
+SECRET_KEYS = ("daemon.token", "daemon.database_url")
+#: What a message shows instead of a secret.
+HIDDEN = "<hidden>"
+
+
+def _redact_url(url: str) -> str:
+    from taskdaemond.queue.postgres import redact  # noqa: PLC0415 - only on this error path
+
+    return redact(url)
+
+
+def _describe_secret(error: ValidationError) -> str:
+    """A sentence for a schema error about a secret, which never shows its value (a database URL
+    shows without its password)."""
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    shown = _redact_url(instance) if error.absolute_path[-1] == "database_url" and isinstance(instance, str) else None
+    if error.validator == "type":
+        kind = {bool: "a boolean", int: "an integer", float: "a number", list: "an array", dict: "a table"}
+        got = kind.get(type(instance), "something else")
+        return f"must be a {expected}, got {got} (its value is not shown: it is a secret)"
+    if error.validator == "minLength":
+        return "must not be empty"
+    if error.validator == "pattern" and shown is not None:
+        return f"{shown} does not match {expected!r}"
+    return f"is not valid ({error.validator}; its value is not shown: it is a secret)"
+
+
+def _without_secrets(problem: str, daemon: Any) -> str:
+    """``problem`` with any secret value of the [daemon] table in it hidden (a message about
+    the whole table may quote it)."""
+    if not isinstance(daemon, dict):
+        return problem
+    for name in ("token", "database_url"):
+        value = daemon.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        shown = _redact_url(value) if name == "database_url" and isinstance(value, str) else HIDDEN
+        for text in sorted({repr(value), str(value)}, key=len, reverse=True):
+            if len(text) >= 4:  # a shorter text would hide digits and words that are no secret
+                problem = problem.replace(text, shown)
+    return problem
 
 
 def _describe(error: ValidationError) -> str:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from taskdaemond import defaults
-from taskdaemond.config import HandlerConfig
+from taskdaemond.config import HandlerConfig, command_warning
 from taskdaemond.queue.models import ClaimedTask
 from taskdaemond.runtime import Crashed, HandlerInstance, InstanceFate, Outcome, launch_spec
 from taskdaemond.runtime.container import describe_exit
@@ -115,6 +115,9 @@ class HandlerPool:
     async def start(self) -> None:
         """Start every instance (concurrently) and its worker. A handler that cannot start
         leaves its slot restarting with the crash-loop delay; start itself does not fail."""
+        warning = command_warning(self.handler)
+        if warning is not None:
+            log.warning("%s", warning)
         await asyncio.gather(*(self._start_instance(slot) for slot in self.slots))
         for slot in self.slots:
             slot.worker = asyncio.create_task(self._work(slot), name=f"worker-{self.task_type}-{slot.index}")
