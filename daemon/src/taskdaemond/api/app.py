@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from taskdaemond import __version__
 from taskdaemond.api.errors import install_error_handlers
 from taskdaemond.api.middleware import BearerToken, BodyLimit, HostCheck, HostPolicy, JsonBody
+from taskdaemond.api.openapi import install_openapi
 from taskdaemond.api.routes import router
 from taskdaemond.scheduler import Scheduler
 
@@ -39,6 +40,7 @@ def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAP
     app.state.service = scheduler.service
     app.include_router(router)
     install_error_handlers(app)
+    install_openapi(app, scheduler.service.task_types, token=bool(settings.token))
     # Added innermost first: a request meets HostCheck, BearerToken, JsonBody, then BodyLimit.
     app.add_middleware(
         BodyLimit,

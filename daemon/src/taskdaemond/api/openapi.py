@@ -1,0 +1,216 @@
+"""The OpenAPI document, made to describe the API as it answers: every status code each
+operation can give (and no 422: validation errors are 400s), the error body, the task record,
+Prometheus text, the bearer scheme when a token is set, the task type as an enum of the
+configured types, and links from a submit to what can be done with its task (stateful tests)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from taskdaemond import defaults
+from taskdaemond.api.bodies import body_schema
+from taskdaemond.api.models import BatchRequest, SubmitRequest
+from taskdaemond.statuses import TaskStatus
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+TASK = {"$ref": "#/components/schemas/Task"}
+HEALTH = {"$ref": "#/components/schemas/Health"}
+
+#: Why each error status is given, as the document says it.
+WHY = {
+    "400": "Bad input (the message names the field), or a Host header the daemon does not answer.",
+    "401": "Missing or wrong bearer token.",
+    "403": "An Origin header naming another site.",
+    "404": "No such task.",
+    "408": "The request body stalled.",
+    "409": "The task is not in a state this action applies to; the body says its status.",
+    "413": f"The body is larger than [daemon] max_body_size (default {defaults.DEFAULT_MAX_BODY_SIZE} bytes).",
+    "415": "The body is not declared Content-Type: application/json.",
+    "503": "The queue's database cannot be reached, or too many request bodies are in flight (Retry-After).",
+}
+
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "description": "Every error: a message a person can act on, and fields a program can.",
+        "properties": {
+            "error": {"type": "string"},
+            "detail": {"description": "The validation errors, for a 400 from validation."},
+            "known_types": {"type": "array", "items": {"type": "string"}},
+            "task_id": {"type": "string"},
+            "status": {"type": "string"},
+        },
+        "required": ["error"],
+    },
+    "Task": {
+        "type": "object",
+        "description": "A task as the daemon keeps it (TaskDaemon's fields first).",
+        "properties": {
+            "id": {"type": "string"},
+            "task_type": {"type": "string"},
+            "status": {"enum": [status.value for status in TaskStatus]},
+            "result": {"description": "The handler's result (any JSON), once completed."},
+            "last_error": {"type": ["string", "null"]},
+            "data": {"type": "object"},
+            "priority": {"type": "integer"},
+            "attempts": {"type": "integer", "minimum": 0},
+            "max_retries": {"type": "integer", "minimum": 0},
+            "crashes": {"type": "integer", "minimum": 0},
+            "idempotency_key": {"type": ["string", "null"]},
+            "created_at": NULLABLE_TIME,
+            "updated_at": NULLABLE_TIME,
+            "started_at": NULLABLE_TIME,
+            "finished_at": NULLABLE_TIME,
+            "run_at": NULLABLE_TIME,
+            "metadata": {"description": "The result's metadata (any JSON)."},
+            "errors": {"type": "array", "items": {"type": "object"}},
+            "logs": {"type": "array", "items": {"type": "object"}},
+            "progress": {"type": ["object", "null"]},
+        },
+        "required": ["id", "task_type", "status", "result", "last_error"],
+    },
+    "Health": {
+        "type": "object",
+        "description": "Liveness. Without the token (when one is set) only status and version.",
+        "properties": {
+            "status": {"enum": ["healthy", "degraded", "unhealthy"]},
+            "version": {"type": "string"},
+        },
+        "required": ["status", "version"],
+    },
+}
+
+JSON_OBJECT = {"type": "object"}
+
+#: (method, path) -> operationId, 200 (or 204) answer, and the errors beyond 400/401/403.
+OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str]]] = {
+    ("post", "/queue"): (
+        "submit",
+        {"type": "object", "properties": {"task_id": {"type": "string"}}, "required": ["task_id"]},
+        ("408", "413", "415", "503"),
+    ),
+    ("post", "/queue/batch"): (
+        "submit_batch",
+        {
+            "type": "object",
+            "properties": {"task_ids": {"type": "array", "items": {"type": "string"}}},
+            "required": ["task_ids"],
+        },
+        ("408", "413", "415", "503"),
+    ),
+    ("get", "/api/tasks/{task_id}"): ("get_task", TASK, ("404", "503")),
+    ("get", "/api/tasks"): (
+        "list_tasks",
+        {
+            "type": "object",
+            "properties": {"tasks": {"type": "array", "items": TASK}, "next_cursor": {"type": ["string", "null"]}},
+            "required": ["tasks", "next_cursor"],
+        },
+        ("503",),
+    ),
+    ("delete", "/api/tasks/{task_id}"): ("delete_task", None, ("404", "503")),
+    ("post", "/api/tasks/{task_id}/cancel"): ("cancel_task", TASK, ("404", "409", "503")),
+    ("post", "/api/tasks/{task_id}/redrive"): ("redrive_task", TASK, ("404", "503")),
+    ("get", "/health"): ("health", HEALTH, ()),
+    ("head", "/health"): ("health_head", None, ()),
+    ("get", "/metrics"): ("metrics", None, ()),
+    ("get", "/api/metrics"): ("metrics_json", JSON_OBJECT, ("503",)),
+}
+
+#: What a client can do next with the task a submit returns.
+SUBMIT_LINKS = {
+    "GetTask": "get_task",
+    "CancelTask": "cancel_task",
+    "RedriveTask": "redrive_task",
+    "DeleteTask": "delete_task",
+}
+
+
+def submit_body(model: type[SubmitRequest] | type[BatchRequest], task_types: Sequence[str]) -> dict[str, Any]:
+    """The request body of a submit, the task type an enum of the configured types."""
+    extra = copy.deepcopy(body_schema(model))
+    schema = extra["requestBody"]["content"]["application/json"]["schema"]
+    task = schema["properties"]["tasks"]["items"] if model is BatchRequest else schema
+    task["properties"]["type"]["enum"] = list(task_types)
+    return dict(extra["requestBody"])
+
+
+def errors(codes: Sequence[str]) -> dict[str, Any]:
+    return {code: {"description": WHY[code], "content": {"application/json": {"schema": ERROR}}} for code in codes}
+
+
+def build(app: FastAPI, task_types: Sequence[str], token: bool) -> dict[str, Any]:
+    """The document for ``app``: FastAPI's, then made to say what the daemon really answers."""
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes, openapi_version="3.1.0"
+    )
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas.update(copy.deepcopy(SCHEMAS))
+    if token:
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        document["security"] = [{"bearer": []}]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            common = ["400", "403"] + (["401"] if token and path != "/health" else [])
+            known = OPERATIONS.get((method, path))
+            if known is None:  # another router's operation: the guards' answers at least
+                responses.update(errors(common))
+                continue
+            operation_id, answer, more = known
+            operation["operationId"] = operation_id
+            ok = "204" if method == "delete" else "200"
+            for code in ("200", "204"):
+                responses.pop(code, None)
+            if method == "head":
+                responses[ok] = {"description": "Alive (no body)."}
+            elif path == "/metrics":
+                responses[ok] = {
+                    "description": "Prometheus text format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            elif answer is None:
+                responses[ok] = {"description": "Done (no body)."}
+            else:
+                responses[ok] = {"description": "OK", "content": {"application/json": {"schema": answer}}}
+            responses.update(errors([*common, *more]))
+            if path == "/health":
+                if token:
+                    operation["security"] = [{}, {"bearer": []}]  # the token only adds detail
+                if method == "get":
+                    responses["503"] = {
+                        "description": "Unhealthy: the queue's database cannot be reached.",
+                        "content": {"application/json": {"schema": HEALTH}},
+                    }
+            if operation_id == "submit":
+                operation["requestBody"] = submit_body(SubmitRequest, task_types)
+                responses[ok]["links"] = {
+                    name: {"operationId": target, "parameters": {"task_id": "$response.body#/task_id"}}
+                    for name, target in SUBMIT_LINKS.items()
+                }
+            elif operation_id == "submit_batch":
+                operation["requestBody"] = submit_body(BatchRequest, task_types)
+    return document
+
+
+def install_openapi(app: FastAPI, task_types: Sequence[str], *, token: bool) -> None:
+    """Serve ``build``'s document at /openapi.json (built once, at the first request)."""
+    built: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if not built:
+            built.update(build(app, task_types, token))
+        return built
+
+    app.openapi = openapi  # type: ignore[method-assign]
