@@ -30,6 +30,7 @@ help:
 	@echo "make bench   measurements, quick mode (MODE=--full for the long run; not part of make test)"
 
 setup:
+	@scripts/setup.sh chromium
 	@scripts/setup.sh python ruby node npm postgres go
 
 setup-podman:

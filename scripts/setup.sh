@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suites need on a fresh Debian machine, idempotently and quickly when already done.
-# Usage: scripts/setup.sh python|ruby|node|npm|postgres|go ...
+# Usage: scripts/setup.sh python|ruby|node|npm|postgres|chromium|go ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +57,13 @@ go_toolchain() {
     apt_install golang-go
 }
 
+chromium_browser() {
+    # The dashboard's browser tests drive Debian's chromium with Playwright (from pip): Playwright's
+    # own browser download is not needed, nor reachable from the build machines.
+    command -v chromium >/dev/null && return
+    apt_install chromium
+}
+
 npm_packages() {
     # The TypeScript SDK from its lockfile, built; then the example and conformance handlers, whose
     # only dependency is that SDK (a file: link, so --offline: nothing is fetched).
@@ -79,7 +86,8 @@ for part in "$@"; do
         node) node_toolchain ;;
         npm) npm_packages ;;
         postgres) postgres_server ;;
+        chromium) chromium_browser ;;
         go) go_toolchain ;;
-        *) echo "setup: unknown part '$part' (python, ruby, node, npm, postgres, go)" >&2; exit 2 ;;
+        *) echo "setup: unknown part '$part' (python, ruby, node, npm, postgres, chromium, go)" >&2; exit 2 ;;
     esac
 done

@@ -19,7 +19,7 @@ from taskdaemond.dispatch import Dispatcher
 from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
-from taskdaemond.queue.models import Transition
+from taskdaemond.queue.models import TaskEvent, Transition
 from taskdaemond.retention import Pruner, RetentionPolicy
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import TaskStatus
@@ -38,7 +38,7 @@ class Scheduler:
         self.daemon_id = uuid.uuid4().hex[:8]
         self._queue = queue
         self.metrics = metrics
-        self._writer = GroupWriter(queue, self._committed)
+        self._writer = GroupWriter(queue, self._committed, self._events_committed)
         self.dispatcher = Dispatcher(
             config.daemon,
             config.handlers,
@@ -57,11 +57,15 @@ class Scheduler:
         self.pruner = Pruner(queue, RetentionPolicy.from_settings(config.daemon), metrics, config.daemon.prune_interval)
         # New tasks and cancels arriving through other daemons are announced by the queue.
         queue.bind(self.daemon_id, self.dispatcher.notify, self.service.cancelled_elsewhere)
+        queue.watch_changes(self.service.changed_elsewhere)
 
     def _committed(self, transitions: Sequence[Transition]) -> None:
         self.metrics.count(transitions)
         self.dispatcher.committed(transitions)
         self.service.committed(transitions)
+
+    def _events_committed(self, events: Sequence[TaskEvent]) -> None:
+        self.service.events_committed(events)
 
     def _reclaimed(self, tasks: list[tuple[str, str]]) -> None:
         self.metrics.leases_expired.inc(len(tasks))

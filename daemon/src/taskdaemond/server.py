@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Generator
+from types import FrameType
 
 import uvicorn
 
@@ -16,6 +18,7 @@ from taskdaemond.api import create_app
 from taskdaemond.api.connections import connection_limit, guarded_protocol, limit_logs
 from taskdaemond.config import Config
 from taskdaemond.metrics import DaemonMetrics
+from taskdaemond.news import TaskNews
 from taskdaemond.queue import open_queue
 from taskdaemond.scheduler import Scheduler
 
@@ -32,6 +35,9 @@ class DaemonServer(uvicorn.Server):
     """uvicorn's server, except that a SIGTERM or SIGINT ends in a clean exit (status 0)
     once the shutdown sequence has run, instead of being raised again afterwards."""
 
+    #: The task service's news, closed at the first signal (the live streams end).
+    news: TaskNews | None = None
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         if threading.current_thread() is not threading.main_thread():
@@ -43,6 +49,16 @@ class DaemonServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # Live event streams never end on their own: end them now, so that the shutdown does
+        # not wait HTTP_SHUTDOWN_TIMEOUT for their connections.
+        if self.news is not None:
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(self.news.close)
+            except RuntimeError:  # no loop running yet: nothing is streaming
+                self.news.closed = True
 
 
 def build_server(config: Config) -> DaemonServer:
@@ -77,7 +93,9 @@ def build_server(config: Config) -> DaemonServer:
         timeout_keep_alive=int(defaults.HTTP_KEEP_ALIVE_TIMEOUT),
         h11_max_incomplete_event_size=defaults.MAX_HEADER_BYTES,
     )
-    return DaemonServer(uv_config)
+    server = DaemonServer(uv_config)
+    server.news = scheduler.service.news
+    return server
 
 
 def database_problem(config: Config) -> str | None:

@@ -18,10 +18,12 @@ from taskdaemond import __version__, defaults, jsonfast
 from taskdaemond.config import Config, HandlerConfig
 from taskdaemond.dispatch import Dispatcher
 from taskdaemond.errors import InvalidTaskState, NotCancelled, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.history import History
 from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
+from taskdaemond.news import TaskNews
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
-from taskdaemond.queue.models import NewTask, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import REDRIVABLE_STATUSES, TaskStatus
 
 
@@ -57,6 +59,10 @@ class TaskService:
         #: Tasks found running at start (left by a stopped daemon) and run again.
         self.recovered = 0
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: Which tasks changed, for the live streams (GET /api/events, the dashboard).
+        self.news = TaskNews()
+        #: The last hour, minute by minute, for the dashboard's chart.
+        self.history = History()
 
     @property
     def task_types(self) -> list[str]:
@@ -101,6 +107,7 @@ class TaskService:
         for task_type, count in received.items():
             self._metrics.tasks_received.labels(task_type).inc(count)
             self._dispatcher.due(task_type, due[task_type])
+        self.news.publish(task_id for task_id, created in answers if created)
         return [task_id for task_id, _ in answers]
 
     # -- read -----------------------------------------------------------------------------
@@ -112,9 +119,15 @@ class TaskService:
         return record
 
     async def list(
-        self, *, status: TaskStatus | None = None, task_type: str | None = None, limit: int, cursor: str | None = None
+        self,
+        *,
+        status: TaskStatus | None = None,
+        task_type: str | None = None,
+        limit: int,
+        cursor: str | None = None,
+        filters: TaskFilters | None = None,
     ) -> TaskPage:
-        return await self._queue.list(status=status, task_type=task_type, limit=limit, cursor=cursor)
+        return await self._queue.list(status=status, task_type=task_type, limit=limit, cursor=cursor, filters=filters)
 
     async def wait_final(self, task_id: str, timeout: float) -> TaskRecord:
         """The task once it is final, or as it is after ``timeout`` seconds."""
@@ -141,8 +154,19 @@ class TaskService:
         for transition in transitions:
             if transition.status.is_final:
                 self._resolve(transition.task_id)
+        self.history.finished(transitions, time.time())
+        self.news.publish(transition.task_id for transition in transitions)
+
+    def events_committed(self, events: Sequence[TaskEvent]) -> None:
+        """Log and progress events are durable: tell the live streams."""
+        self.news.publish({event.task_id for event in events})
+
+    def changed_elsewhere(self, task_ids: Sequence[str]) -> None:
+        """Another daemon on the shared queue changed these tasks: tell the live streams."""
+        self.news.publish(task_ids)
 
     def _resolve(self, task_id: str) -> None:
+        self.news.publish([task_id])
         for future in self._waiters.pop(task_id, []):
             if not future.done():
                 future.set_result(None)
@@ -191,7 +215,28 @@ class TaskService:
             raise NotRedrivable(task_id, before)
         record = await self.get(task_id)
         self._dispatcher.notify(record.task_type)
+        self.news.publish([task_id])
         return record
+
+    async def redrive_failed(self, task_type: str) -> int:
+        """Redrive every failed task of ``task_type``; how many. Pages through the failed tasks
+        as they are now (a task redriven meanwhile by someone else is skipped)."""
+        redriven = 0
+        cursor: str | None = None
+        while True:
+            page = await self._queue.list(
+                status=TaskStatus.FAILED, task_type=task_type, limit=defaults.MAX_PAGE_SIZE, cursor=cursor
+            )
+            for task in page.tasks:
+                if await self._queue.redrive(task.id, time.time()) is TaskStatus.FAILED:
+                    redriven += 1
+                    self.news.publish([task.id])
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        if redriven:
+            self._dispatcher.notify(task_type)
+        return redriven
 
     # -- the daemon itself ------------------------------------------------------------------
 
@@ -243,4 +288,22 @@ class TaskService:
                 t: {k: p[k] for k in ("instances", "idle", "active", "restarting", "crash_loop")}
                 for t, p in self._dispatcher.pool_states().items()
             },
+        }
+
+    async def overview(self) -> dict[str, Any]:
+        """What the dashboard's overview shows: this daemon, the tasks by status, the queue depth
+        and the last hour of it, the pools, and (on a shared queue) every daemon on the queue."""
+        now = time.time()
+        counts = await self._queue.counts()
+        self.history.depth(counts[TaskStatus.PENDING], now)
+        return {
+            "daemon_id": self.daemon_id,
+            "version": __version__,
+            "queue": self._settings.queue,
+            "uptime_seconds": round(now - self.started_at, 3),
+            "queue_depth": counts[TaskStatus.PENDING],
+            "tasks": counts,
+            "history": self.history.series(now),
+            "pools": self._dispatcher.pool_states(),
+            "daemons": await self._queue.daemons(),
         }

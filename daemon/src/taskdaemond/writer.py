@@ -18,9 +18,15 @@ log = logging.getLogger("taskdaemond.writer")
 class GroupWriter:
     """Feeds TaskQueue.record with everything that piled up since its last call."""
 
-    def __init__(self, queue: TaskQueue, on_committed: Callable[[Sequence[Transition]], None]) -> None:
+    def __init__(
+        self,
+        queue: TaskQueue,
+        on_committed: Callable[[Sequence[Transition]], None],
+        on_events: Callable[[Sequence[TaskEvent]], None] | None = None,
+    ) -> None:
         self._queue = queue
         self._on_committed = on_committed
+        self._on_events = on_events
         self._transitions: list[Transition] = []
         self._events: list[TaskEvent] = []
         self._wake = asyncio.Event()
@@ -74,6 +80,8 @@ class GroupWriter:
             finally:
                 self._wake.set()  # look again: more may have arrived meanwhile
             self._on_committed(transitions)
+            if events and self._on_events is not None:
+                self._on_events(events)
 
     async def flush(self) -> None:
         """Wait until everything added so far is committed."""

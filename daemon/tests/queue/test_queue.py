@@ -347,3 +347,33 @@ def test_sqlite_keeps_only_the_claim_index_of_the_selection_in_use(tmp_path: Pat
     assert "tasks_claim_priority" in indexes() and "tasks_claim_fifo" not in indexes()
     asyncio.run(open_with("fifo"))
     assert "tasks_claim_fifo" in indexes() and "tasks_claim_priority" not in indexes()
+
+
+def test_list_filters_by_creation_time_and_error_text_and_pages_oldest_first(make_queue: QueueFactory) -> None:
+    from taskdaemond.queue.models import TaskFilters
+
+    async def scenario(q: TaskQueue) -> None:
+        early = [i for i, _ in await q.submit([new(), new()], NOW)]
+        late = [i for i, _ in await q.submit([new(), new()], NOW + 100)]
+        first = (await q.claim("echo", 1, NOW + 100))[0]
+        assert first.id == early[0]
+        error = AttemptError(0, "Disk 50% FULL now", "IOError", False)
+        await q.record([Transition(first.id, TaskStatus.FAILED, error=error)], [], NOW + 101)
+
+        async def ids(**filters: Any) -> list[str]:
+            page = await q.list(status=None, task_type=None, limit=10, cursor=None, filters=TaskFilters(**filters))
+            return [t.id for t in page.tasks]
+
+        assert await ids(since=NOW + 50) == late[::-1]
+        assert await ids(until=NOW + 50) == early[::-1]
+        assert await ids(since=NOW, until=NOW + 100) == early[::-1]
+        assert await ids(error="50% full") == [early[0]], "case-insensitive, % taken literally"
+        assert await ids(error="50_") == [], "_ is a character, not a wildcard"
+        assert await ids(error="disk") == [early[0]]
+        oldest = TaskFilters(oldest_first=True)
+        page = await q.list(status=None, task_type=None, limit=3, cursor=None, filters=oldest)
+        assert [t.id for t in page.tasks] == [*early, late[0]] and page.next_cursor is not None
+        rest = await q.list(status=None, task_type=None, limit=3, cursor=page.next_cursor, filters=oldest)
+        assert [t.id for t in rest.tasks] == [late[1]] and rest.next_cursor is None
+
+    run(make_queue("fifo"), scenario)

@@ -13,7 +13,9 @@ from taskdaemond.api.errors import install_error_handlers
 from taskdaemond.api.middleware import BearerToken, BodyLimit, HostCheck, HostPolicy, JsonBody
 from taskdaemond.api.openapi import install_openapi
 from taskdaemond.api.routes import router
+from taskdaemond.api.streams import router as streams_router
 from taskdaemond.scheduler import Scheduler
+from taskdaemond.ui import install as install_ui
 
 
 def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAPI:
@@ -39,6 +41,7 @@ def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAP
     )
     app.state.service = scheduler.service
     app.include_router(router)
+    app.include_router(streams_router)
     install_error_handlers(app)
     install_openapi(app, scheduler.service.task_types, token=bool(settings.token))
     # Added innermost first: a request meets HostCheck, BearerToken, JsonBody, then BodyLimit.
@@ -50,5 +53,7 @@ def create_app(scheduler: Scheduler, *, manage_scheduler: bool = True) -> FastAP
     app.add_middleware(JsonBody)
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)
+    # The dashboard at /ui: its page shells and assets are served in front of the token.
+    install_ui(app, token_required=bool(settings.token))
     app.add_middleware(HostCheck, policy=HostPolicy(settings.host, settings.allowed_hosts))
     return app

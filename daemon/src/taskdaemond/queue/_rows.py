@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from taskdaemond.queue.models import TaskPage, TaskRecord
+from taskdaemond.queue.models import TaskFilters, TaskPage, TaskRecord
 from taskdaemond.statuses import TaskStatus
 
 
@@ -74,26 +74,58 @@ def counts_of(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
     return counts
 
 
-def list_query(columns: str, placeholder: Callable[[str], str], *, status: bool, task_type: bool, cursor: bool) -> str:
-    """SELECT for one page of tasks, newest first, with the filters that are given;
-    ``placeholder`` writes a named parameter in the engine's style."""
+def list_query(
+    columns: str,
+    placeholder: Callable[[str], str],
+    *,
+    status: bool,
+    task_type: bool,
+    cursor: bool,
+    filters: TaskFilters | None = None,
+) -> str:
+    """SELECT for one page of tasks, newest first (or oldest first), with the filters that are
+    given; ``placeholder`` writes a named parameter in the engine's style."""
+    f = filters or TaskFilters()
     where = []
     if status:
         where.append(f"status = {placeholder('status')}")
     if task_type:
         where.append(f"task_type = {placeholder('task_type')}")
+    if f.since is not None:
+        where.append(f"created_at >= {placeholder('since')}")
+    if f.until is not None:
+        where.append(f"created_at < {placeholder('until')}")
+    if f.error:
+        where.append(f"lower(last_error) LIKE {placeholder('error')} ESCAPE '!'")
     if cursor:
-        where.append(f"seq < {placeholder('cursor')}")
+        where.append(f"seq {'>' if f.oldest_first else '<'} {placeholder('cursor')}")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
+    order = "seq" if f.oldest_first else "seq DESC"
     # Constant fragments only; every value is a bound parameter.
-    return f"SELECT {columns} FROM tasks {clause} ORDER BY seq DESC LIMIT {placeholder('limit')}"  # noqa: S608
+    return f"SELECT {columns} FROM tasks {clause} ORDER BY {order} LIMIT {placeholder('limit')}"  # noqa: S608
 
 
-def list_params(status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``!``) that finds ``text`` anywhere, case-insensitively."""
+    escaped = text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+def list_params(
+    status: TaskStatus | None,
+    task_type: str | None,
+    limit: int,
+    cursor: str | None,
+    filters: TaskFilters | None = None,
+) -> dict[str, Any]:
     """The parameters of ``list_query``: one row more than the page, to tell a next page exists."""
+    f = filters or TaskFilters()
     return {
         "status": status.value if status else None,
         "task_type": task_type,
         "cursor": int(cursor) if cursor is not None else None,
         "limit": limit + 1,
+        "since": f.since,
+        "until": f.until,
+        "error": like_pattern(f.error) if f.error else None,
     }

@@ -7,10 +7,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from taskdaemond.config import DaemonSettings
 from taskdaemond.errors import DaemonError
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import TaskStatus
 
 #: Orders in which pending tasks are claimed.
@@ -69,6 +70,15 @@ class TaskQueue(abc.ABC):
         """Put tasks whose lease lapsed back to pending; their (id, task type)."""
         return []
 
+    def watch_changes(self, on_changes: Callable[[list[str]], None]) -> None:  # noqa: B027 - optional
+        """What to call with the ids of tasks another daemon changed (submitted, finished,
+        logged, cancelled...), for the live streams. Only a shared queue has other daemons."""
+
+    async def daemons(self) -> list[dict[str, Any]]:
+        """The daemons connected to a shared queue: ``daemon_id``, ``version``,
+        ``connected_at`` (Unix seconds) and ``connections``; empty for a queue of one daemon."""
+        return []
+
     async def cancel_elsewhere(self, task_id: str, now: float) -> bool:
         """Cancel a task another daemon is running (that daemon is told to stop it); False
         when no other daemon holds it."""
@@ -110,9 +120,16 @@ class TaskQueue(abc.ABC):
 
     @abc.abstractmethod
     async def list(
-        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: TaskStatus | None,
+        task_type: str | None,
+        limit: int,
+        cursor: str | None,
+        filters: TaskFilters | None = None,
     ) -> TaskPage:
-        """Tasks newest first, filtered, one page after ``cursor``."""
+        """Tasks newest first (``filters.oldest_first``: oldest first), filtered, one page after
+        ``cursor``."""
 
     @abc.abstractmethod
     async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:

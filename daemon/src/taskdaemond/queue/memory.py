@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from taskdaemond.queue.base import TaskQueue
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 #: Heap entry: (order key..., generation, task id). A generation that no longer matches the
@@ -160,15 +160,26 @@ class MemoryQueue(TaskQueue):
         return replace(record, logs=list(record.logs), errors=list(record.errors)) if record else None
 
     async def list(
-        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: TaskStatus | None,
+        task_type: str | None,
+        limit: int,
+        cursor: str | None,
+        filters: TaskFilters | None = None,
     ) -> TaskPage:
-        below = int(cursor) if cursor is not None else None
+        f = filters or TaskFilters()
+        after = int(cursor) if cursor is not None else None
+        error = f.error.lower() if f.error else None
         matching = [
             r
-            for r in sorted(self._tasks.values(), key=lambda r: -r.seq)
+            for r in sorted(self._tasks.values(), key=lambda r: r.seq if f.oldest_first else -r.seq)
             if (status is None or r.status is status)
             and (task_type is None or r.task_type == task_type)
-            and (below is None or r.seq < below)
+            and (after is None or (r.seq > after if f.oldest_first else r.seq < after))
+            and (f.since is None or r.created_at >= f.since)
+            and (f.until is None or r.created_at < f.until)
+            and (error is None or error in (r.last_error or "").lower())
         ]
         page = [replace(r, logs=[]) for r in matching[:limit]]
         next_cursor = str(page[-1].seq) if len(matching) > limit and page else None

@@ -144,6 +144,18 @@ class TaskRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class TaskFilters:
+    """The listing's optional filters beyond status and type (the dashboard's): created in
+    ``[since, until)`` (Unix seconds), ``error`` text in the last error (case-insensitive), and
+    the order (``oldest_first``: the cursor then pages forward)."""
+
+    since: float | None = None
+    until: float | None = None
+    error: str | None = None
+    oldest_first: bool = False
+
+
 @dataclass(frozen=True)
 class TaskPage:
     """One page of a task listing; ``next_cursor`` is None on the last page."""

@@ -26,13 +26,13 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from taskdaemond import defaults
+from taskdaemond import __version__, defaults
 from taskdaemond.queue import postgres_sql as sql
 from taskdaemond.queue import retention_sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import QueueUnavailable, Storage, TaskQueue, _ignore, claim_order_key
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 log = logging.getLogger("taskdaemond.queue.postgres")
@@ -103,6 +103,7 @@ class PostgresQueue(TaskQueue):
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._on_new_tasks: Callable[[str], None] = _ignore
         self._on_cancel: Callable[[str], None] = _ignore
+        self._on_changes: Callable[[list[str]], None] | None = None
         self._listener: asyncio.Task[None] | None = None
         #: Set while the LISTEN connection is up (notifications from other daemons arrive).
         self.listening = asyncio.Event()
@@ -119,6 +120,39 @@ class PostgresQueue(TaskQueue):
         self.daemon_id = daemon_id
         self._on_new_tasks = on_new_tasks
         self._on_cancel = on_cancel
+
+    def watch_changes(self, on_changes: Callable[[list[str]], None]) -> None:
+        self._on_changes = on_changes
+
+    @property
+    def application_name(self) -> str:
+        return sql.APPLICATION_NAME.format(version=__version__, daemon=self.daemon_id)
+
+    def _changes(self, payload: str) -> None:
+        """A CHANGES_CHANNEL notification: tell the live streams, unless this daemon sent it."""
+        daemon, *task_ids = payload.split()
+        if daemon != self.daemon_id and self._on_changes is not None:
+            self._on_changes(task_ids)
+
+    async def _announce(self, conn: Connection, task_ids: Sequence[str]) -> None:
+        """NOTIFY the other daemons (delivered at commit) that these tasks changed."""
+        if not task_ids or self._on_changes is None:
+            return
+        step = sql.CHANGES_PER_NOTIFY
+        payloads = [" ".join([self.daemon_id, *task_ids[i : i + step]]) for i in range(0, len(task_ids), step)]
+        await conn.execute(sql.NOTIFY, (sql.CHANGES_CHANNEL, payloads))
+
+    async def daemons(self) -> list[dict[str, Any]]:
+        async def work(conn: Connection) -> list[tuple[Any, ...]]:
+            return await (await conn.execute(sql.DAEMONS)).fetchall()
+
+        found = []
+        for name, connected_at, connections in await self._run(work, transaction=False):
+            _, version, daemon_id = [*name.split(), "", ""][:3]
+            found.append(
+                {"daemon_id": daemon_id, "version": version, "connected_at": connected_at, "connections": connections}
+            )
+        return found
 
     @property
     def pool(self) -> AsyncConnectionPool[Connection]:
@@ -159,7 +193,11 @@ class PostgresQueue(TaskQueue):
             self.url,
             min_size=self._min_connections,
             max_size=self._max_connections,
-            kwargs={"autocommit": True, "connect_timeout": int(defaults.POSTGRES_CONNECT_TIMEOUT)},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": int(defaults.POSTGRES_CONNECT_TIMEOUT),
+                "application_name": self.application_name,
+            },
             # A connection is checked as it leaves the pool: after the server restarted, the
             # stale ones are dropped instead of failing a request each.
             check=AsyncConnectionPool.check_connection,
@@ -212,11 +250,15 @@ class PostgresQueue(TaskQueue):
         while not self._closing:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=int(defaults.POSTGRES_CONNECT_TIMEOUT)
+                    self.url,
+                    autocommit=True,
+                    connect_timeout=int(defaults.POSTGRES_CONNECT_TIMEOUT),
+                    application_name=self.application_name,
                 )
                 async with conn:
                     await conn.execute(f"LISTEN {sql.TASKS_CHANNEL}")
                     await conn.execute(f"LISTEN {sql.CANCEL_CHANNEL}")
+                    await conn.execute(f"LISTEN {sql.CHANGES_CHANNEL}")
                     self.listening.set()
                     if lost:
                         log.info("LISTEN connection to %s is back", redact(self.url))
@@ -226,6 +268,8 @@ class PostgresQueue(TaskQueue):
                             self._on_new_tasks(notice.payload)
                         elif notice.channel == sql.CANCEL_CHANNEL:
                             self._on_cancel(notice.payload)
+                        elif notice.channel == sql.CHANGES_CHANNEL:
+                            self._changes(notice.payload)
             except (psycopg.Error, OSError) as exc:
                 self.listening.clear()
                 if not self._closing and not lost:  # once per outage, not once per retry
@@ -249,7 +293,12 @@ class PostgresQueue(TaskQueue):
 
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
         # Not retried: a commit whose answer was lost would insert the tasks twice.
-        return await self._run(lambda conn: self._submit(conn, tasks, now), retry=False)
+        async def work(conn: Connection) -> list[tuple[str, bool]]:
+            answers = await self._submit(conn, tasks, now)
+            await self._announce(conn, [task_id for task_id, created in answers if created])
+            return answers
+
+        return await self._run(work, retry=False)
 
     @staticmethod
     async def _submit(conn: Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
@@ -378,6 +427,8 @@ class PostgresQueue(TaskQueue):
                         for t in others
                     ],
                 )
+        # Completions announced themselves (COMPLETE); the other changes are announced here.
+        await self._announce(conn, sorted({e.task_id for e in events} | {t.task_id for t in others}))
 
     async def renew(self, task_ids: Sequence[str]) -> int:
         if not task_ids:
@@ -412,6 +463,7 @@ class PostgresQueue(TaskQueue):
                 return None
             if found[0] is TaskStatus.PENDING:
                 await conn.execute(sql.CANCEL, {"id": task_id, "now": now})
+                await self._announce(conn, [task_id])
             return found[0]
 
         return await self._run(work)
@@ -436,6 +488,7 @@ class PostgresQueue(TaskQueue):
                 return None
             await conn.execute(sql.DELETE_TASK, (task_id,))
             await conn.execute(sql.DELETE_EVENTS, (task_id,))
+            await self._announce(conn, [task_id])
             if found[0] is TaskStatus.PROCESSING and found[1] != self.daemon_id:
                 await conn.execute(sql.NOTIFY, (sql.CANCEL_CHANNEL, [task_id]))
             return found[0]
@@ -450,6 +503,7 @@ class PostgresQueue(TaskQueue):
             if found[0] in REDRIVABLE_STATUSES:
                 await conn.execute(sql.REDRIVE, {"id": task_id, "now": now})
                 await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, [found[2]]))
+                await self._announce(conn, [task_id])
             return found[0]
 
         return await self._run(work)
@@ -467,10 +521,18 @@ class PostgresQueue(TaskQueue):
         return await self._run(work)
 
     async def list(
-        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: TaskStatus | None,
+        task_type: str | None,
+        limit: int,
+        cursor: str | None,
+        filters: TaskFilters | None = None,
     ) -> TaskPage:
-        query = sql.list_tasks(status=status is not None, task_type=task_type is not None, cursor=cursor is not None)
-        params = list_params(status, task_type, limit, cursor)
+        query = sql.list_tasks(
+            status=status is not None, task_type=task_type is not None, cursor=cursor is not None, filters=filters
+        )
+        params = list_params(status, task_type, limit, cursor, filters)
 
         async def work(conn: Connection) -> TaskPage:
             return page_of(await (await conn.execute(query, params)).fetchall(), limit)

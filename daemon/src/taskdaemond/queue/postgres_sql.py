@@ -2,6 +2,7 @@
 the versioned files of ``queue/migrations``."""
 
 from taskdaemond.queue._rows import list_query
+from taskdaemond.queue.models import TaskFilters
 from taskdaemond.statuses import TaskStatus, sql_literal
 
 # Statuses as SQL literals: every statement below is built from constants only.
@@ -14,6 +15,20 @@ _PROCESSING = sql_literal(TaskStatus.PROCESSING)
 #: Channels of LISTEN/NOTIFY: new (or redriven) tasks, by task type; cancels, by task id.
 TASKS_CHANNEL = "taskdaemon_tasks"
 CANCEL_CHANNEL = "taskdaemon_cancel"
+#: Tasks that changed (for the live streams): payload "<daemon id> <task id> <task id> ...".
+CHANGES_CHANNEL = "taskdaemon_changes"
+#: Task ids in one CHANGES_CHANNEL payload (a payload is at most 8000 bytes; an id is 36).
+CHANGES_PER_NOTIFY = 150
+
+#: application_name of a daemon's connections: pg_stat_activity lists the daemons on the queue.
+APPLICATION_NAME = "taskdaemond {version} {daemon}"
+DAEMONS = """
+SELECT application_name, extract(epoch FROM min(backend_start))::double precision, count(*)
+FROM pg_stat_activity
+WHERE datname = current_database() AND application_name LIKE 'taskdaemond %'
+GROUP BY application_name
+ORDER BY min(backend_start)
+"""
 
 #: Key of the advisory lock held while migrations run (any constant bigint; "TDMIGRAT").
 #: The package whose NNNN_name.sql files are this queue's migrations.
@@ -80,13 +95,20 @@ WHERE id = ANY(%(ids)s) AND status = {_PROCESSING} AND claimed_by = %(daemon)s
 """
 
 #: Outcomes apply only while this daemon still holds the task: once a lease has expired and
-#: another daemon reclaimed it, a late outcome from the first is dropped.
+#: another daemon reclaimed it, a late outcome from the first is dropped. The completed ids are
+#: announced on CHANGES_CHANNEL by the same statement (no round trip of its own).
 COMPLETE = f"""
+WITH done AS (
 UPDATE tasks AS t
 SET status = {_COMPLETED}, result = v.result, metadata = COALESCE(v.metadata, t.metadata),
     finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
 FROM unnest(%(seqs)s::bigint[], %(results)s::text[], %(metadatas)s::text[]) AS v(seq, result, metadata)
 WHERE t.seq = v.seq AND t.status = {_PROCESSING} AND t.claimed_by = %(daemon)s
+RETURNING t.id
+)
+SELECT pg_notify('{CHANGES_CHANNEL}', %(daemon)s || ' ' || string_agg(id, ' '))
+FROM (SELECT id, (row_number() OVER ()) / {CHANGES_PER_NOTIFY} AS chunk FROM done) AS numbered
+GROUP BY chunk
 """
 
 APPLY_TRANSITION = f"""
@@ -173,6 +195,8 @@ WHERE id = %(id)s
 COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 
 
-def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
+def list_tasks(*, status: bool, task_type: bool, cursor: bool, filters: TaskFilters | None = None) -> str:
     """SELECT for one page of tasks, newest first, with the filters that are given."""
-    return list_query(TASK_COLUMNS, lambda name: f"%({name})s", status=status, task_type=task_type, cursor=cursor)
+    return list_query(
+        TASK_COLUMNS, lambda name: f"%({name})s", status=status, task_type=task_type, cursor=cursor, filters=filters
+    )

@@ -23,7 +23,7 @@ from taskdaemond.queue import sqlite_sql as sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import Storage, TaskQueue, claim_order_key
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 T = TypeVar("T")
@@ -273,13 +273,28 @@ class SqliteQueue(TaskQueue):
         return row_to_record(row, events)
 
     async def list(
-        self, *, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        status: TaskStatus | None,
+        task_type: str | None,
+        limit: int,
+        cursor: str | None,
+        filters: TaskFilters | None = None,
     ) -> TaskPage:
-        return await self._call(self._list, status, task_type, limit, cursor)
+        return await self._call(self._list, status, task_type, limit, cursor, filters)
 
-    def _list(self, status: TaskStatus | None, task_type: str | None, limit: int, cursor: str | None) -> TaskPage:
-        query = sql.list_tasks(status=status is not None, task_type=task_type is not None, cursor=cursor is not None)
-        params = list_params(status, task_type, limit, cursor)
+    def _list(
+        self,
+        status: TaskStatus | None,
+        task_type: str | None,
+        limit: int,
+        cursor: str | None,
+        filters: TaskFilters | None = None,
+    ) -> TaskPage:
+        query = sql.list_tasks(
+            status=status is not None, task_type=task_type is not None, cursor=cursor is not None, filters=filters
+        )
+        params = list_params(status, task_type, limit, cursor, filters)
         return page_of(self.db.execute(query, params).fetchall(), limit)
 
     async def counts(self) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """Every SQL statement of the SQLite queue, named, in one place (the schema is in its migrations)."""
 
 from taskdaemond.queue._rows import list_query
+from taskdaemond.queue.models import TaskFilters
 from taskdaemond.statuses import TaskStatus, sql_literal
 
 # Statuses as SQL literals: every statement below is built from constants only.
@@ -111,6 +112,8 @@ WHERE id = ?
 COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 
 
-def list_tasks(*, status: bool, task_type: bool, cursor: bool) -> str:
+def list_tasks(*, status: bool, task_type: bool, cursor: bool, filters: TaskFilters | None = None) -> str:
     """SELECT for one page of tasks, newest first, with the filters that are given."""
-    return list_query(TASK_COLUMNS, lambda name: f":{name}", status=status, task_type=task_type, cursor=cursor)
+    return list_query(
+        TASK_COLUMNS, lambda name: f":{name}", status=status, task_type=task_type, cursor=cursor, filters=filters
+    )

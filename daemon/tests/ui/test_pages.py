@@ -1,0 +1,183 @@
+"""The dashboard's pages over HTTP, from a real daemon with a token: the public shells and
+assets, the fragments behind the token, filters, and the actions."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from taskdaemond import ui
+from tests.helpers import Daemon, handler_table, wait_until, write_config
+
+TOKEN = "s3cret-token"
+PACKAGE = Path(ui.__file__).parent
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    tmp = tmp_path_factory.mktemp("ui")
+    config = write_config(
+        tmp / "handlers.toml",
+        {"steps": handler_table("steps", instances=1), "echo": handler_table("behave", instances=1)},
+        {"db_path": str(tmp / "queue.db"), "token": TOKEN, "shutdown_grace": 1},
+    )
+    instance = Daemon(config, tmp / "daemon.log").start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def client(daemon: Daemon) -> Iterator[httpx.Client]:
+    with daemon.client(TOKEN) as c:
+        yield c
+
+
+def submit(client: httpx.Client, task_type: str, data: dict[str, Any], **extra: Any) -> str:
+    answer = client.post("/queue", json={"type": task_type, "data": data, **extra})
+    assert answer.status_code == 200, answer.text
+    task_id: str = answer.json()["task_id"]
+    return task_id
+
+
+def final(client: httpx.Client, task_id: str) -> dict[str, Any]:
+    task: dict[str, Any] = client.get(f"/api/tasks/{task_id}", params={"wait": 30}).json()
+    assert task["status"] not in ("pending", "processing"), task
+    return task
+
+
+def row_ids(html: str) -> list[str]:
+    return re.findall(r'data-task-id="([0-9a-f-]{36})"', html)
+
+
+def test_shells_and_assets_are_public_and_hold_no_data(daemon: Daemon) -> None:
+    for path in ("/ui", "/ui/", "/ui/tasks?status=failed", "/ui/tasks/some-id"):
+        answer = httpx.get(daemon.url + path)
+        assert answer.status_code == 200, path
+        assert 'data-token-required="true"' in answer.text and 'id="login"' in answer.text
+    assert 'hx-get="/ui/part/tasks?status=failed"' in httpx.get(daemon.url + "/ui/tasks?status=failed").text
+    htmx = httpx.get(daemon.url + "/ui/static/htmx.min.js")
+    assert htmx.status_code == 200 and "htmx" in htmx.text[:200]
+    assert httpx.get(daemon.url + "/ui/static/dashboard.css").status_code == 200
+
+
+def test_login_form_never_sends_the_token_in_a_url(daemon: Daemon) -> None:
+    form = re.search(r"<form id=\"login\"[^>]*>", httpx.get(daemon.url + "/ui").text)
+    assert form is not None and 'method="post"' in form.group(0)
+    script = httpx.get(daemon.url + "/ui/static/dashboard.js").text
+    assert "sessionStorage" in script and "Authorization" in script and "localStorage" not in script
+
+
+def test_fragments_and_streams_need_the_token(daemon: Daemon) -> None:
+    for path in ("/ui/part/overview", "/ui/part/tasks", "/ui/part/tasks/x", "/api/events"):
+        assert httpx.get(daemon.url + path).status_code == 401, path
+    assert httpx.post(daemon.url + "/ui/part/tasks/x/cancel").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert httpx.get(daemon.url + "/ui/part/overview", headers=wrong).status_code == 401
+
+
+def test_overview_shows_the_daemon_the_counts_and_the_pools(client: httpx.Client) -> None:
+    task_id = submit(client, "echo", {"echo": 1})
+    final(client, task_id)
+    health = client.get("/health").json()
+    html = client.get("/ui/part/overview").text
+    assert health["daemon_id"] in html and "0.1.0" in html
+    completed = re.search(r'data-status-count="completed">(\d+)<', html)
+    assert completed is not None and int(completed.group(1)) >= 1
+    assert '<a href="/ui/tasks?type=steps">steps</a>' in html and '<a href="/ui/tasks?type=echo">echo</a>' in html
+    assert re.search(r"<rect [^>]*class=\"bar", html), "the minute's finished tasks are a bar of the chart"
+
+
+def test_tasks_table_filters_by_status_type_and_error(client: httpx.Client) -> None:
+    ok = submit(client, "echo", {"echo": "ok"})
+    bad = submit(client, "echo", {"fail": "Quota EXCEEDED for bucket"})
+    stepped = submit(client, "steps", {"steps": 1})
+    for task_id in (ok, bad, stepped):
+        final(client, task_id)
+    failed = row_ids(client.get("/ui/part/tasks", params={"status": "failed"}).text)
+    assert bad in failed and ok not in failed
+    by_type = row_ids(client.get("/ui/part/tasks", params={"type": "steps"}).text)
+    assert stepped in by_type and ok not in by_type and bad not in by_type
+    by_error = row_ids(client.get("/ui/part/tasks", params={"error": "quota exceeded"}).text)
+    assert by_error == [bad]
+    newest, oldest = (row_ids(client.get("/ui/part/tasks", params={"order": o}).text) for o in ("newest", "oldest"))
+    assert newest == oldest[::-1] and newest.index(stepped) < newest.index(ok)
+    future = row_ids(client.get("/ui/part/tasks", params={"since": "2999-01-01T00:00"}).text)
+    assert future == []
+    problem = client.get("/ui/part/tasks", params={"since": "yesterday"}).text
+    assert "is not a date and time" in problem
+
+
+def test_tasks_table_pages_with_the_api_cursor(client: httpx.Client) -> None:
+    ids = client.post("/queue/batch", json={"tasks": [{"type": "echo", "data": {"n": n}} for n in range(60)]})
+    assert ids.status_code == 200
+    first = client.get("/ui/part/tasks", params={"type": "echo"}).text
+    assert len(row_ids(first)) == ui.pages.UI_PAGE_SIZE
+    link = re.search(r'href="(/ui/tasks\?[^"]*cursor=\d+)" rel="next"', first)
+    assert link is not None
+    second = client.get(link.group(1).replace("/ui/tasks", "/ui/part/tasks").replace("&amp;", "&")).text
+    assert row_ids(second) and not set(row_ids(second)) & set(row_ids(first))
+
+
+def test_task_page_shows_data_attempts_errors_and_logs(client: httpx.Client) -> None:
+    task_id = submit(client, "steps", {"steps": 2, "fail": "the end"})
+    final(client, task_id)
+    html = client.get(f"/ui/part/tasks/{task_id}").text
+    assert "&#34;steps&#34;: 2" in html or '"steps": 2' in html
+    assert "StepFailed" in html and "the end" in html and "Attempt 0" in html
+    assert "step 1 of 2" in html and "step 2 of 2" in html
+    assert 'value="1.0"' in html, "the progress bar is full"
+    assert "data-live" not in html, "a final task is not watched"
+    assert "Redrive all failed steps" in html
+
+
+def test_actions_cancel_redrive_and_delete(client: httpx.Client, tmp_path: Path) -> None:
+    pending = submit(client, "echo", {"echo": 1}, delay=600)
+    html = client.post(f"/ui/part/tasks/{pending}/cancel").text
+    assert "Cancelled." in html and client.get(f"/api/tasks/{pending}").json()["status"] == "cancelled"
+    again = client.post(f"/ui/part/tasks/{pending}/cancel").text
+    assert "already cancelled" in again
+
+    fixed = tmp_path / "fixed"
+    failed = [submit(client, "steps", {"steps": 0, "fail_until": str(fixed)}) for _ in range(3)]
+    for task_id in failed:
+        assert final(client, task_id)["status"] == "failed"
+    fixed.touch()
+    html = client.post(f"/ui/part/tasks/{failed[0]}/redrive").text
+    assert "Redriven" in html
+    assert final(client, failed[0])["status"] == "completed"
+    html = client.post(f"/ui/part/tasks/{failed[1]}/redrive-failed").text
+    count = re.search(r"Redriven: (\d+) failed steps tasks", html)
+    assert count is not None and int(count.group(1)) >= 2, html
+    assert all(final(client, t)["status"] == "completed" for t in failed[1:])
+
+    html = client.post(f"/ui/part/tasks/{pending}/delete").text
+    assert "Deleted." in html and "no such task" in html
+    assert client.get(f"/api/tasks/{pending}").status_code == 404
+
+
+def test_live_section_is_on_a_running_task_page(client: httpx.Client, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    task_id = submit(client, "steps", {"steps": 2, "gate": str(gate)})
+    wait_until(lambda: client.get(f"/api/tasks/{task_id}").json()["progress"], what="half way")
+    html = client.get(f"/ui/part/tasks/{task_id}").text
+    gate.touch()
+    assert f'data-live="/api/tasks/{task_id}/events"' in html and 'value="0.5"' in html
+    final(client, task_id)
+
+
+def test_every_template_and_asset_ships_in_the_wheel() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["taskdaemond"]
+    root = PACKAGE.parent
+    files = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+    assert {p.name for p in files} >= {"htmx.min.js", "htmx.LICENSE", "dashboard.js", "shell.html"}
+    for path in files:
+        relative = path.relative_to(root).as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
