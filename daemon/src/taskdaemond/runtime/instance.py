@@ -56,6 +56,7 @@ class _HandlerProtocol(asyncio.subprocess.SubprocessStreamProtocol):
 
     def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(limit=limit, loop=loop)
+        self._stream_loop = loop
         self.exited = asyncio.Event()
         self.outputs_closed = asyncio.Event()
         self.transport: asyncio.SubprocessTransport | None = None
@@ -65,6 +66,12 @@ class _HandlerProtocol(asyncio.subprocess.SubprocessStreamProtocol):
         super().connection_made(transport)
         assert isinstance(transport, asyncio.SubprocessTransport)
         self.transport = transport
+        # stderr gets a reader with a small limit: the limit is also where the pipe stops being
+        # read until the reader catches up, so a flood of stderr never piles up in memory.
+        stderr_pipe = transport.get_pipe_transport(2)
+        if stderr_pipe is not None:
+            self.stderr = asyncio.StreamReader(limit=defaults.STDERR_READ_CHUNK, loop=self._stream_loop)
+            self.stderr.set_transport(stderr_pipe)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         super().pipe_connection_lost(fd, exc)
