@@ -23,10 +23,13 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
     tmp_path: Path, postgres_url: str
 ) -> None:
     run_log = tmp_path / "runs.log"
-    handlers = {"quick": handler_table("runlog", instances=2)}
     with fleet(tmp_path, postgres_url) as daemons:
+        # Handlers see only their table's env (and a short pass-through list): not the daemon's.
         started = [
-            daemons.start(handlers, lease_seconds=LEASE_SECONDS, env={"RUN_LOG": str(run_log), "RUN_LOG_TAG": f"d{n}"})
+            daemons.start(
+                {"quick": handler_table("runlog", instances=2, env={"RUN_LOG": str(run_log), "RUN_LOG_TAG": f"d{n}"})},
+                lease_seconds=LEASE_SECONDS,
+            )
             for n in range(3)
         ]
         ids = {health(d).json()["daemon_id"]: n for n, d in enumerate(started)}
