@@ -5,11 +5,11 @@ from __future__ import annotations
 import heapq
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from taskdaemond.queue.base import TaskQueue
+from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
@@ -67,7 +67,7 @@ class MemoryQueue(TaskQueue):
                     continue
             self._seq += 1
             record = TaskRecord(
-                id=str(uuid.uuid4()),
+                id=new_task_id(),
                 task_type=task.task_type,
                 status=TaskStatus.PENDING,
                 data=json.loads(task.data_json),

@@ -32,6 +32,7 @@ from taskdaemond.queue import retention_sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import QueueUnavailable, Storage, TaskQueue, _ignore, claim_order_key
+from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
@@ -322,7 +323,7 @@ class PostgresQueue(TaskQueue):
                 if found is not None:
                     answers.append((found[0], False))
                     continue
-            task_id = str(uuid.uuid4())
+            task_id = new_task_id()
             rows.append(
                 (
                     task_id,

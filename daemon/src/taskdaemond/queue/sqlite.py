@@ -11,7 +11,6 @@ import asyncio
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +22,7 @@ from taskdaemond.queue import sqlite_sql as sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import Storage, TaskQueue, claim_order_key
+from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
@@ -145,7 +145,7 @@ class SqliteQueue(TaskQueue):
                 if found is not None:
                     answers.append((found[0], False))
                     continue
-            task_id = str(uuid.uuid4())
+            task_id = new_task_id()
             rows.append(
                 (
                     task_id,
