@@ -39,6 +39,7 @@ def test_each_public_name_is_the_documented_object() -> None:
         "task_type",
         "task_data",
         "attempt",
+        "tags",
     ]
     assert taskdaemon.Success(1).to_message() == {"status": "success", "result": 1}
     assert isinstance(taskdaemon.Error("no"), taskdaemon.Error)

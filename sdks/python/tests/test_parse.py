@@ -39,6 +39,22 @@ def test_a_task_line_gives_a_task() -> None:
     assert parse_line(TASK + b"\r\n") == Task("t", "k", {}, 0)
 
 
+def test_tags_are_read_and_absent_tags_are_empty() -> None:
+    tagged = parse_line(b'{"task_id":"t","task_type":"k","task_data":{},"attempt":0,"tags":{"a":"b"}}')
+    assert isinstance(tagged, Task)
+    assert tagged.tags == {"a": "b"}
+    plain = parse_line(TASK)
+    assert isinstance(plain, Task)
+    assert plain.tags == {}
+
+
+def test_tags_that_are_not_strings_are_an_invalid_task_naming_the_tag() -> None:
+    parsed = parse_line(b'{"task_id":"t","task_type":"k","task_data":{},"attempt":0,"tags":{"n":1}}')
+    assert isinstance(parsed, Malformed)
+    assert parsed.error.error_type == "InvalidTask"
+    assert "tags['n'] must be a string" in parsed.error.error
+
+
 def test_an_integral_float_attempt_is_accepted_as_an_integer() -> None:
     parsed = parse_line(b'{"task_id":"t","task_type":"k","task_data":{},"attempt":2.0}')
     assert isinstance(parsed, Task)

@@ -43,7 +43,7 @@ class TestFields:
     def test_a_connected_task_keeps_its_repr_equality_and_hash(self) -> None:
         connected = Task("t", "k", {}, 0)
         connect_events(connected, print)
-        assert repr(connected) == "Task(task_id='t', task_type='k', task_data={}, attempt=0)"
+        assert repr(connected) == "Task(task_id='t', task_type='k', task_data={}, attempt=0, tags={})"
         assert connected == Task("t", "k", {}, 0)
 
     @pytest.mark.parametrize(
@@ -84,6 +84,18 @@ class TestFields:
     ) -> None:
         with pytest.raises(exception, match=match):
             Task(*args)
+
+
+class TestTags:
+    def test_tags_default_to_empty_and_are_kept(self) -> None:
+        assert Task("t", "k", {}).tags == {}
+        assert Task("t", "k", {}, 0, {"tenant": "acme"}).tags == {"tenant": "acme"}
+
+    def test_tags_that_are_not_strings_are_refused(self) -> None:
+        with pytest.raises(TypeError, match="tags must be an object"):
+            Task("t", "k", {}, 0, ["a"])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"tags\['n'\] must be a string"):
+            Task("t", "k", {}, 0, {"n": 1})  # type: ignore[dict-item]
 
 
 class TestEvents:

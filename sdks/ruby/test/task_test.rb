@@ -10,9 +10,20 @@ class TaskTest < Minitest::Test
   def test_task_exposes_the_four_protocol_fields_and_is_frozen
     task = build(task_data: { "n" => 1 }, attempt: 2)
 
-    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2 }, task.to_h)
+    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2, tags: {} }, task.to_h)
     assert_predicate task, :frozen?
     assert_raises(NoMethodError) { task.instance_eval { self.attempt = 3 } }
+  end
+
+  def test_tags_are_kept_frozen_and_tags_that_are_not_strings_are_refused
+    task = build(tags: { "tenant" => "acme" })
+
+    assert_equal({ "tenant" => "acme" }, task.tags)
+    assert_predicate task.tags, :frozen?
+    assert_empty build.tags
+    error = assert_raises(TypeError) { build(tags: { "n" => 1 }) }
+    assert_equal 'tags["n"] must be a string, got integer', error.message
+    assert_raises(TypeError) { build(tags: ["a"]) }
   end
 
   def test_fields_the_protocol_does_not_allow_are_refused_with_the_field_named

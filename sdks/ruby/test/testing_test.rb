@@ -25,13 +25,14 @@ class TestingCallTest < Minitest::Test
     seen = nil
     call(->(task) { (seen = task.to_h) && nil }, {})
 
-    assert_equal({ task_id: "test-task", task_type: "test", task_data: {}, attempt: 0 }, seen)
+    assert_equal({ task_id: "test-task", task_type: "test", task_data: {}, attempt: 0, tags: {} }, seen)
     call(lambda { |task|
       seen = task.to_h
       nil
-    }, { "a" => 1 }, task_type: "resize", task_id: "abc", attempt: 2)
+    }, { "a" => 1 }, task_type: "resize", task_id: "abc", attempt: 2, tags: { "t" => "v" })
 
-    assert_equal({ task_id: "abc", task_type: "resize", task_data: { "a" => 1 }, attempt: 2 }, seen)
+    assert_equal({ task_id: "abc", task_type: "resize", task_data: { "a" => 1 }, attempt: 2, tags: { "t" => "v" } },
+                 seen)
   end
 
   def test_task_data_reaches_the_handler_as_it_would_from_the_wire

@@ -20,7 +20,15 @@ class WireParseTest < Minitest::Test
   def test_a_valid_task_line_becomes_a_task
     task = parse(%({"task_id":"t1","task_type":"echo","task_data":{"n":1},"attempt":2,"extra":true}\r\n))
 
-    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2 }, task.to_h)
+    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2, tags: {} }, task.to_h)
+  end
+
+  def test_tags_are_read_and_tags_that_are_not_strings_are_an_invalid_task
+    task = parse(%({"task_id":"t1","task_type":"x","task_data":{},"attempt":0,"tags":{"tenant":"acme"}}))
+
+    assert_equal({ "tenant" => "acme" }, task.tags)
+    assert_rejected(%({"task_id":"t1","task_type":"x","task_data":{},"attempt":0,"tags":{"n":1}}),
+                    "InvalidTask", 'tags["n"] must be a string, got integer', "t1")
   end
 
   def test_blank_lines_are_skipped

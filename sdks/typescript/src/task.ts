@@ -41,6 +41,8 @@ export interface TaskFields<Data extends object = TaskData> {
   task_type: string;
   task_data: Data;
   attempt: number;
+  /** Optional: the submitter's labels for the task (string to string). */
+  tags?: Record<string, string>;
 }
 
 function textProblem(name: string, value: unknown): string | undefined {
@@ -84,13 +86,24 @@ export function attemptProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The first thing wrong with a task's four fields, or undefined when they make a valid task. */
+/** What is wrong with tags (absent, or an object whose values are strings), or undefined. */
+export function tagsProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) return `tags must be an object, got ${jsonTypeName(value)}`;
+  for (const [key, tag] of Object.entries(value)) {
+    if (typeof tag !== "string") return `tags[${JSON.stringify(key)}] must be a string, got ${jsonTypeName(tag)}`;
+  }
+  return undefined;
+}
+
+/** The first thing wrong with a task's fields, or undefined when they make a valid task. */
 export function taskProblem(fields: Record<string, unknown>): string | undefined {
   return (
     taskIdProblem(fields["task_id"]) ??
     taskTypeProblem(fields["task_type"]) ??
     taskDataProblem(fields["task_data"]) ??
-    attemptProblem(fields["attempt"])
+    attemptProblem(fields["attempt"]) ??
+    tagsProblem(fields["tags"])
   );
 }
 
@@ -115,7 +128,8 @@ export function unbindEvents(task: Task<object>): void {
  * One unit of work, as the daemon sent it. The fields keep the protocol's names, so handlers written for
  * TaskDaemon's Node SDK run unchanged.
  *
- * `attempt` is zero-based: the first run is 0, the first retry 1.
+ * `attempt` is zero-based: the first run is 0, the first retry 1. `tags` are the submitter's labels for the
+ * task (string to string; `{}` when it has none).
  *
  * `log()` and `progress()` send events to the daemon at once, before the result. A Task built by hand has
  * nowhere to send them: they are checked, then dropped. Use `call()` from `taskdaemon/testing` to run a
@@ -130,6 +144,8 @@ export class Task<Data extends object = TaskData> {
   readonly task_data: Data;
   /** Zero-based attempt number. */
   readonly attempt: number;
+  /** The submitter's labels, `{}` when none. */
+  readonly tags: Readonly<Record<string, string>>;
 
   constructor(fields: TaskFields<Data>) {
     if (!isObject(fields)) {
@@ -141,6 +157,7 @@ export class Task<Data extends object = TaskData> {
     this.task_type = fields.task_type;
     this.task_data = fields.task_data;
     this.attempt = fields.attempt;
+    this.tags = Object.freeze({ ...(fields.tags ?? {}) });
   }
 
   /**

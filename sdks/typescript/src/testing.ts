@@ -35,6 +35,8 @@ export interface CallOptions {
   taskId?: string;
   /** Default 0 (the first attempt). */
   attempt?: number;
+  /** Default {} (no tags). */
+  tags?: Record<string, string>;
 }
 
 /** Calls run one after another: each captures process.stdout, which is one per process. */
@@ -50,10 +52,10 @@ let previousCall: Promise<unknown> = Promise.resolve();
 export async function call<Data extends object = TaskData>(
   handler: Handler<Data> | HandlerMap,
   taskData: Data | Record<string, never> = {},
-  { taskType = "test", taskId = "test-task", attempt = 0 }: CallOptions = {},
+  { taskType = "test", taskId = "test-task", attempt = 0, tags = {} }: CallOptions = {},
 ): Promise<Outcome> {
   const dispatch = makeDispatch(handler);
-  const task = new Task<object>({ task_id: taskId, task_type: taskType, task_data: taskData, attempt });
+  const task = new Task<object>({ task_id: taskId, task_type: taskType, task_data: taskData, attempt, tags });
   const mine = previousCall.then(async () => {
     const events: EventMessage[] = [];
     // Events are kept as they would be read from the wire: decoded copies, not the objects passed around.

@@ -123,13 +123,14 @@ export function parseLine(bytes: Uint8Array): ParsedLine {
     if (taskIdProblem(value["task_id"]) === undefined) invalid.taskId = value["task_id"] as string;
     return invalid;
   }
-  // Only the four known fields are kept: unknown ones are ignored (protocol section 3).
+  // Only the known fields are kept: unknown ones are ignored (protocol section 3).
   const fields: TaskFields = {
     task_id: value["task_id"] as string,
     task_type: value["task_type"] as string,
     task_data: value["task_data"] as Record<string, unknown>,
     attempt: value["attempt"] as number,
   };
+  if (value["tags"] !== undefined) fields.tags = value["tags"] as Record<string, string>;
   return { kind: "task", fields };
 }
 

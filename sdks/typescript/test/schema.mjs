@@ -79,6 +79,10 @@ function errorsFor(schema, value, root, path) {
   }
   if (schema.additionalProperties === false && typeMatches("object", value)) {
     for (const key of Object.keys(value)) if (!(key in (schema.properties ?? {}))) errors.push(`${path}: ${key} is not allowed`);
+  } else if (typeof schema.additionalProperties === "object" && typeMatches("object", value)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!(key in (schema.properties ?? {}))) errors.push(...errorsFor(schema.additionalProperties, item, root, `${path}.${key}`));
+    }
   }
   return errors;
 }

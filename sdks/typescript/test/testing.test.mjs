@@ -32,9 +32,10 @@ describe("call", () => {
   });
 
   test("builds the task from the defaults, or from the options", async () => {
-    const fields = (task) => new Success([task.task_id, task.task_type, task.task_data, task.attempt]);
-    assert.deepEqual((await call(fields)).result.result, ["test-task", "test", {}, 0]);
-    assert.deepEqual((await call(fields, { a: 1 }, { taskType: "t", taskId: "id-9", attempt: 2 })).result.result, ["id-9", "t", { a: 1 }, 2]);
+    const fields = (task) => new Success([task.task_id, task.task_type, task.task_data, task.attempt, task.tags]);
+    assert.deepEqual((await call(fields)).result.result, ["test-task", "test", {}, 0, {}]);
+    const options = { taskType: "t", taskId: "id-9", attempt: 2, tags: { team: "ops" } };
+    assert.deepEqual((await call(fields, { a: 1 }, options)).result.result, ["id-9", "t", { a: 1 }, 2, { team: "ops" }]);
   });
 
   test("an exception becomes the error result run() would send", async () => {
@@ -145,7 +146,7 @@ describe("call", () => {
 describe("Task", () => {
   test("keeps the protocol's field names", () => {
     const task = new Task({ task_id: "t", task_type: "x", task_data: { a: 1 }, attempt: 1 });
-    assert.deepEqual({ ...task }, { task_id: "t", task_type: "x", task_data: { a: 1 }, attempt: 1 });
+    assert.deepEqual({ ...task }, { task_id: "t", task_type: "x", task_data: { a: 1 }, attempt: 1, tags: {} });
   });
 
   test("built by hand, its events are checked and dropped", () => {

@@ -28,6 +28,17 @@ describe("LineSplitter", () => {
 describe("parseLine", () => {
   const valid = '{"task_id":"t1","task_type":"echo","task_data":{},"attempt":0}';
 
+  test("tags are kept, and tags that are not strings are an InvalidTask naming the tag", () => {
+    const tagged = parseLine(Buffer.from('{"task_id":"t1","task_type":"x","task_data":{},"attempt":0,"tags":{"a":"b"}}'));
+    assert.equal(tagged.kind, "task");
+    assert.deepEqual(tagged.fields.tags, { a: "b" });
+    const bad = parseLine(Buffer.from('{"task_id":"t1","task_type":"x","task_data":{},"attempt":0,"tags":{"n":1}}'));
+    assert.equal(bad.kind, "invalid");
+    assert.equal(bad.errorType, "InvalidTask");
+    assert.equal(bad.message, 'tags["n"] must be a string, got integer');
+    assert.equal(bad.taskId, "t1");
+  });
+
   test("a UTF-8 byte order mark makes the line InvalidJSON, not a silently accepted task", () => {
     const parsed = parseLine(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(valid)]));
     assert.equal(parsed.kind, "invalid");

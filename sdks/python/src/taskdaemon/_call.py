@@ -35,13 +35,14 @@ class Outcome:
         return isinstance(self.result, Success)
 
 
-def call(
+def call(  # noqa: PLR0913 - the task's fields, keywords all but the data
     handler: Handler,
     task_data: dict[str, Any] | None = None,
     *,
     task_type: str = "test",
     task_id: str = "test-task",
     attempt: int = 0,
+    tags: dict[str, str] | None = None,
 ) -> Outcome:
     """Run `handler` on one task built from the arguments; return what it answered.
 
@@ -57,7 +58,7 @@ def call(
     TypeError or ValueError, as `Task` does.
     """
     dispatcher = Dispatcher(handler)
-    task = Task(task_id, task_type, {} if task_data is None else task_data, attempt)
+    task = Task(task_id, task_type, {} if task_data is None else task_data, attempt, dict(tags or {}))
     events: list[dict[str, Any]] = []
     captured = io.StringIO()
     runner = EventLoopRunner()

@@ -16,6 +16,7 @@ from taskdaemon._task import (
     Task,
     attempt_problem,
     json_type_name,
+    tags_problem,
     task_data_problem,
     task_id_problem,
     task_type_problem,
@@ -118,6 +119,7 @@ def _everyday_task(value: object) -> Task | None:
         and type(task_data) is dict
         and type(attempt) is int
         and attempt >= 0
+        and "tags" not in value  # tags are checked by the full path
     ):
         return Task(task_id, task_type, task_data, attempt)
     return None
@@ -166,7 +168,12 @@ def task_from_value(value: object) -> Task | Malformed:
     for problem in checks:
         if problem is not None:
             return _malformed("InvalidTask", problem, task_id)
-    return Task(task_id, value["task_type"], value["task_data"], attempt)
+    tags = value.get("tags", {})
+    if "tags" in value:
+        tags_fault = tags_problem(tags)
+        if tags_fault is not None:
+            return _malformed("InvalidTask", tags_fault.message, task_id)
+    return Task(task_id, value["task_type"], value["task_data"], attempt, tags)
 
 
 def _field_problem(

@@ -69,6 +69,16 @@ def task_data_problem(value: object) -> Problem | None:
     return None
 
 
+def tags_problem(value: object) -> Problem | None:
+    """Say what is wrong with tags (an object whose values are strings), or None."""
+    if not isinstance(value, dict):
+        return Problem(TypeError, f"tags must be an object, got {json_type_name(value)}")
+    for key, tag in value.items():
+        if not isinstance(tag, str):
+            return Problem(TypeError, f"tags[{key!r}] must be a string, got {json_type_name(tag)}")
+    return None
+
+
 def attempt_problem(value: object) -> Problem | None:
     """Say what is wrong with an attempt (an integer >= 0, never a boolean), or None."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -88,7 +98,8 @@ def _raise_if(problem: Problem | None) -> None:
 class Task:
     """One unit of work, as the daemon sent it.
 
-    `attempt` is zero-based: the first run is 0, the first retry 1.
+    `attempt` is zero-based: the first run is 0, the first retry 1. `tags` are the submitter's
+    labels for the task (string to string; empty when it has none).
 
     `log()` and `progress()` send events to the daemon while the handler works. A Task built by
     hand (in a unit test), or copied with `dataclasses.replace()`, has nowhere to send them: its
@@ -100,17 +111,19 @@ class Task:
     task_type: str
     task_data: dict[str, Any]
     attempt: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
     # Where events go: set by connect_events() for the task being executed, never by the caller.
     _emit: EventSink | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Reject fields the protocol does not allow."""
-        if _plainly_valid(self.task_id, self.task_type, self.task_data, self.attempt):
+        if _plainly_valid(self.task_id, self.task_type, self.task_data, self.attempt) and not self.tags:
             return
         _raise_if(task_id_problem(self.task_id))
         _raise_if(task_type_problem(self.task_type))
         _raise_if(task_data_problem(self.task_data))
         _raise_if(attempt_problem(self.attempt))
+        _raise_if(tags_problem(self.tags))
 
     def log(self, message: str, level: str = "info") -> None:
         """Send a log line about this task to the daemon, at once (before the result).

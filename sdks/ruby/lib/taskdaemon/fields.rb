@@ -57,6 +57,16 @@ module TaskDaemon
       Problem.new(ArgumentError, "attempt must be >= 0, got #{value}")
     end
 
+    # @return [Problem, nil] what is wrong with tags (a Hash whose values are Strings)
+    def tags_problem(value)
+      return Problem.new(TypeError, "tags must be an object, got #{json_type_name(value)}") unless value.is_a?(Hash)
+
+      key, tag = value.find { |_, v| !v.is_a?(String) }
+      return nil if key.nil?
+
+      Problem.new(TypeError, "tags[#{key.inspect}] must be a string, got #{json_type_name(tag)}")
+    end
+
     # JSON Schema counts 1.0 as an integer, and the protocol lets a handler accept it (section 3).
     # @return [Object] value as an Integer when it is a whole Float, else value unchanged
     def normalise_attempt(value)

@@ -4,7 +4,8 @@ module TaskDaemon
   # One unit of work, as the daemon sent it. Frozen: a handler reads it and may emit events
   # about it with {#log} and {#progress}.
   #
-  # {#attempt} is zero-based: the first run is 0, the first retry 1.
+  # {#attempt} is zero-based: the first run is 0, the first retry 1. {#tags} are the submitter's
+  # labels for the task (String to String; empty when it has none).
   #
   # {#task_data} holds what JSON decodes to: String keys, and Hash, Array, String, Integer,
   # Float, true, false and nil values. The Task is frozen; its task_data Hash is the handler's
@@ -35,18 +36,23 @@ module TaskDaemon
     # @return [Integer] zero-based attempt number
     attr_reader :attempt
 
+    # @return [Hash{String => String}] the submitter's labels, empty when none
+    attr_reader :tags
+
     # @param task_id [String] non-empty
     # @param task_type [String] non-empty
     # @param task_data [Hash] the submitter's input
     # @param attempt [Integer] zero-based attempt number, >= 0
+    # @param tags [Hash{String => String}] the submitter's labels
     # @param on_event [#call, nil] called with each event message (a Hash) the task emits;
     #   the runner passes its protocol writer here
     # @raise [TypeError, ArgumentError] for a field the protocol does not allow
-    def initialize(task_id:, task_type:, task_data: {}, attempt: 0, on_event: nil)
+    def initialize(task_id:, task_type:, task_data: {}, attempt: 0, tags: {}, on_event: nil)
       Fields.raise_if(Fields.task_id_problem(task_id))
       Fields.raise_if(Fields.task_type_problem(task_type))
       Fields.raise_if(Fields.task_data_problem(task_data))
       Fields.raise_if(Fields.attempt_problem(attempt))
+      Fields.raise_if(Fields.tags_problem(tags))
       if !on_event.nil? && !on_event.respond_to?(:call)
         raise TypeError, "on_event must respond to #call, got #{on_event.class}"
       end
@@ -55,6 +61,7 @@ module TaskDaemon
       @task_type = task_type
       @task_data = task_data
       @attempt = attempt
+      @tags = tags.frozen? ? tags : tags.dup.freeze
       @on_event = on_event
       freeze
     end
@@ -104,9 +111,9 @@ module TaskDaemon
       emit(event)
     end
 
-    # @return [Hash{Symbol => Object}] the four protocol fields
+    # @return [Hash{Symbol => Object}] the protocol fields
     def to_h
-      { task_id: task_id, task_type: task_type, task_data: task_data, attempt: attempt }
+      { task_id: task_id, task_type: task_type, task_data: task_data, attempt: attempt, tags: tags }
     end
 
     # Pattern matching: +in { task_type: "resize", task_data: { "url" => String } }+.
@@ -117,7 +124,7 @@ module TaskDaemon
     end
 
     # @param other [Object]
-    # @return [Boolean] true when other is a Task with the same four fields
+    # @return [Boolean] true when other is a Task with the same fields
     def ==(other)
       other.instance_of?(self.class) && other.to_h == to_h
     end

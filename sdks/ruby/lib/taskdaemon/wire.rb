@@ -79,11 +79,12 @@ module TaskDaemon
       attempt = Fields.normalise_attempt(value["attempt"])
       problem = field_problem(value, "task_type") { |type| Fields.task_type_problem(type) } ||
                 field_problem(value, "task_data") { |data| Fields.task_data_problem(data) } ||
+                tags_problem(value) ||
                 field_problem(value, "attempt") { Fields.attempt_problem(attempt) }
       return malformed("InvalidTask", problem, task_id) if problem
 
       Task.new(task_id: task_id, task_type: value["task_type"], task_data: value["task_data"],
-               attempt: attempt, on_event: on_event)
+               attempt: attempt, tags: value.fetch("tags", {}), on_event: on_event)
     end
 
     # Whether value has the shape of a valid task at a glance (the fields' types); the full checks,
@@ -91,7 +92,8 @@ module TaskDaemon
     # @return [Boolean]
     def everyday_task?(value)
       value.instance_of?(Hash) && everyday_text?(value["task_id"]) && everyday_text?(value["task_type"]) &&
-        value["task_data"].instance_of?(Hash) && value["attempt"].instance_of?(Integer) && value["attempt"] >= 0
+        value["task_data"].instance_of?(Hash) && value["attempt"].instance_of?(Integer) && value["attempt"] >= 0 &&
+        !value.key?("tags")
     end
 
     # @return [Boolean] true for a non-empty String of valid UTF-8
@@ -183,6 +185,11 @@ module TaskDaemon
 
       problem = yield(value[name])
       problem&.message
+    end
+
+    # @return [String, nil] what is wrong with value's tags, when it has some
+    def tags_problem(value)
+      value.key?("tags") ? Fields.tags_problem(value["tags"])&.message : nil
     end
 
     # @return [String] the first field of message that the encoder refuses on its own
