@@ -146,6 +146,11 @@ HTTP_SHUTDOWN_TIMEOUT = 3.0
 MAX_DELAY = 365 * 24 * 3600.0
 #: Most retries a submit may ask for.
 MAX_TASK_RETRIES = 1000
+#: Tags a task may carry (string to string, given at submit), and the longest key and value,
+#: in characters. A key holds no ":" (``?tag=key:value`` splits at the first one) nor space.
+MAX_TAGS = 16
+MAX_TAG_KEY_LENGTH = 64
+MAX_TAG_VALUE_LENGTH = 256
 #: Largest cursor of GET /api/tasks: the queue's sequence numbers are signed 64-bit integers.
 MAX_CURSOR = 2**63 - 1
 #: Deepest nesting of a request body's JSON (objects and arrays), the body itself included.

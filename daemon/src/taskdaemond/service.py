@@ -79,6 +79,7 @@ class TaskService:
         delay: float | None = None,
         idempotency_key: str | None = None,
         max_retries: int | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> NewTask:
         """A NewTask with the handler's defaults; raises UnknownTaskType."""
         handler = self._handlers.get(task_type)
@@ -91,6 +92,7 @@ class TaskService:
             max_retries=handler.retries if max_retries is None else max_retries,
             delay=delay or 0.0,
             idempotency_key=idempotency_key,
+            tags_json=jsonfast.dumps(dict(tags)) if tags else None,
         )
 
     async def submit(self, tasks: Sequence[NewTask]) -> list[str]:

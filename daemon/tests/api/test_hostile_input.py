@@ -134,9 +134,9 @@ def test_nesting_within_the_limit_is_accepted(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "named"),
     [
-        ("/queue", {"type": "hello", "tags": {"team": "a"}}, "tags"),
+        ("/queue", {"type": "hello", "labels": {"team": "a"}}, "labels"),
         ("/queue", {"type": "hello", "Priority": 5}, "Priority"),
-        ("/queue/batch", {"tasks": [{"type": "hello"}, {"type": "hello", "tags": {}}]}, "tasks.1.tags"),
+        ("/queue/batch", {"tasks": [{"type": "hello"}, {"type": "hello", "labels": {}}]}, "tasks.1.labels"),
         ("/queue/batch", {"tasks": [{"type": "hello"}], "atomic": True}, "atomic"),
     ],
 )

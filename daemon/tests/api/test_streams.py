@@ -127,6 +127,33 @@ def test_stream_of_every_task_sends_changes_filtered_by_type(daemon: Daemon) -> 
     assert tasks[-1]["status"] == "completed" and tasks[-1]["progress"] == 1.0
 
 
+def test_stream_of_every_task_filters_by_tag(daemon: Daemon) -> None:
+    collected: list[Event] = []
+    opened, done = threading.Event(), threading.Event()
+
+    def listen() -> None:
+        for event in iter_events(daemon, "/api/events?tag=team:red", timeout=30):
+            collected.append(event)
+            opened.set()
+            if (event[0] == "task" and event[1]["status"] == "completed") or len(collected) > 100:
+                break
+        done.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert opened.wait(15), "the stream did not open"
+    blue = httpx.post(
+        f"{daemon.url}/queue", json={"type": "steps", "data": {"steps": 1}, "tags": {"team": "blue"}}, timeout=10
+    ).json()["task_id"]
+    httpx.get(f"{daemon.url}/api/tasks/{blue}", params={"wait": 30}, timeout=40)
+    red = httpx.post(
+        f"{daemon.url}/queue", json={"type": "steps", "data": {"steps": 1}, "tags": {"team": "red"}}, timeout=10
+    ).json()["task_id"]
+    assert done.wait(30), collected
+    tasks = [data for name, data, _ in collected if name == "task"]
+    assert {t["id"] for t in tasks} == {red} and tasks[-1]["tags"] == {"team": "red"}
+    assert httpx.get(f"{daemon.url}/api/events", params={"tag": "nocolon"}, timeout=10).status_code == 400
+
+
 def test_daemon_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "handlers.toml", {"steps": handler_table("steps", instances=1)}, {"db_path": str(tmp_path / "q.db")}

@@ -5,6 +5,7 @@
                              file at path exists, so a test can look at a task half way
 {"fail": msg}             -> an error result (not retryable) after the steps
 {"fail_until": path}      -> the same, while no file exists at path (then success: to redrive)
+{"echo_tags": true}       -> Success({"tags": task.tags}) after the steps
 """
 
 import os
@@ -28,6 +29,8 @@ def handle(task: Task) -> Success | Error:
         return Error(data["fail"], error_type="StepFailed")
     if "fail_until" in data and not os.path.exists(data["fail_until"]):
         return Error(f"no {data['fail_until']} yet", error_type="StepFailed")
+    if data.get("echo_tags"):
+        return Success({"tags": task.tags})
     return Success({"steps": steps})
 
 

@@ -4,6 +4,7 @@ backends cannot drift; SQLite durability on its own."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -375,5 +376,39 @@ def test_list_filters_by_creation_time_and_error_text_and_pages_oldest_first(mak
         assert [t.id for t in page.tasks] == [*early, late[0]] and page.next_cursor is not None
         rest = await q.list(status=None, task_type=None, limit=3, cursor=page.next_cursor, filters=oldest)
         assert [t.id for t in rest.tasks] == [late[1]] and rest.next_cursor is None
+
+    run(make_queue("fifo"), scenario)
+
+
+def test_tags_are_stored_returned_claimed_and_filtered(make_queue: QueueFactory) -> None:
+    from taskdaemond.queue.models import TaskFilters
+
+    async def scenario(q: TaskQueue) -> None:
+        tagged, other, plain = [
+            i
+            for i, _ in await q.submit(
+                [new(tags_json='{"tenant":"acme","env":"prod"}'), new(tags_json='{"tenant":"globex"}'), new()], NOW
+            )
+        ]
+        record = await q.get(tagged)
+        assert record is not None and record.tags == {"tenant": "acme", "env": "prod"}
+        assert record.to_api()["tags"] == {"tenant": "acme", "env": "prod"}
+        bare = await q.get(plain)
+        assert bare is not None and bare.tags == {} and bare.to_api()["tags"] == {}
+        claimed = {c.id: c.tags_json for c in await q.claim("echo", 3, NOW)}
+        assert claimed[plain] is None
+        assert json.loads(claimed[tagged] or "null") == {"tenant": "acme", "env": "prod"}
+
+        async def ids(key: str, value: str) -> list[str]:
+            page = await q.list(
+                status=None, task_type=None, limit=10, cursor=None, filters=TaskFilters(tag=(key, value))
+            )
+            return [t.id for t in page.tasks]
+
+        assert await ids("tenant", "acme") == [tagged]
+        assert await ids("tenant", "globex") == [other]
+        assert await ids("env", "prod") == [tagged]
+        assert await ids("tenant", "acm") == [], "the whole value, not a part"
+        assert await ids("nope", "acme") == []
 
     run(make_queue("fifo"), scenario)

@@ -181,3 +181,14 @@ def test_every_template_and_asset_ships_in_the_wheel() -> None:
     for path in files:
         relative = path.relative_to(root).as_posix()
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+
+
+def test_tasks_table_filters_by_tag_and_pages_show_tags(client: httpx.Client) -> None:
+    acme = client.post("/queue", json={"type": "echo", "data": {}, "tags": {"tenant": "acme"}}).json()["task_id"]
+    other = client.post("/queue", json={"type": "echo", "data": {}, "tags": {"tenant": "globex"}}).json()["task_id"]
+    assert row_ids(client.get("/ui/part/tasks", params={"tag": "tenant:acme"}).text) == [acme]
+    assert row_ids(client.get("/ui/part/tasks", params={"tag": "tenant:globex"}).text) == [other]
+    assert "is not key:value" in client.get("/ui/part/tasks", params={"tag": "tenant"}).text
+    listing = client.get("/ui/part/tasks", params={"tag": "tenant:acme"}).text
+    assert 'data-live="/api/events?tag=tenant%3Aacme"' in listing
+    assert ">tenant:acme</a>" in client.get(f"/ui/part/tasks/{acme}").text

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints, field_validator
 
 from taskdaemond import defaults
 
@@ -24,6 +24,10 @@ def non_finite_at(value: Any) -> str | None:
         elif isinstance(node, list):
             stack.extend((f"{path}[{index}]", item) for index, item in enumerate(node))
     return None
+
+
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=defaults.MAX_TAG_KEY_LENGTH, pattern=r"^[^:\s]+$")]
+TagValue = Annotated[str, StringConstraints(max_length=defaults.MAX_TAG_VALUE_LENGTH)]
 
 
 class SubmitRequest(BaseModel):
@@ -57,6 +61,15 @@ class SubmitRequest(BaseModel):
         ge=0,
         le=defaults.MAX_TASK_RETRIES,
         description=f"Retries after retryable failures, 0-{defaults.MAX_TASK_RETRIES}; default: the handler's.",
+    )
+    tags: dict[TagKey, TagValue] | None = Field(
+        None,
+        max_length=defaults.MAX_TAGS,
+        description=(
+            f"Labels, string to string: at most {defaults.MAX_TAGS}, keys of 1-{defaults.MAX_TAG_KEY_LENGTH} "
+            f"characters without ':' or spaces, values of at most {defaults.MAX_TAG_VALUE_LENGTH}. Stored, "
+            "returned, filterable (?tag=key:value) and given to the handler in the task message."
+        ),
     )
 
     @field_validator("data")

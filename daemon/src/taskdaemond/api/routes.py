@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from taskdaemond import defaults, jsonfast
 from taskdaemond.api.bodies import BadRequest, body_schema, parse_body
 from taskdaemond.api.models import BatchRequest, SubmitRequest
-from taskdaemond.queue.models import NewTask
+from taskdaemond.queue.models import NewTask, TaskFilters
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import TaskStatus
+from taskdaemond.tags import TAG_FILTER_PATTERN, parse_tag_filter
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,6 +44,7 @@ def _new_task(service: TaskService, body: SubmitRequest) -> NewTask:
         delay=float(body.delay) if body.delay is not None else None,
         idempotency_key=body.idempotency_key,
         max_retries=body.max_retries,
+        tags=body.tags,
     )
 
 
@@ -86,10 +88,13 @@ async def list_tasks(
     task_type: Annotated[str | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=defaults.MAX_PAGE_SIZE)] = defaults.DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+    *,
+    tag: Annotated[str | None, Query(pattern=TAG_FILTER_PATTERN, description="key:value")] = None,
 ) -> dict[str, Any]:
     if cursor is not None and int(cursor) > defaults.MAX_CURSOR:
         raise BadRequest(f"cursor: must be an integer from 0 to {defaults.MAX_CURSOR}")
-    page = await service.list(status=status, task_type=task_type, limit=limit, cursor=cursor)
+    filters = TaskFilters(tag=parse_tag_filter(tag)) if tag else None
+    page = await service.list(status=status, task_type=task_type, limit=limit, cursor=cursor, filters=filters)
     return {"tasks": [record.to_api() for record in page.tasks], "next_cursor": page.next_cursor}
 
 

@@ -24,6 +24,7 @@ from taskdaemond.news import Subscription
 from taskdaemond.queue.base import QueueUnavailable
 from taskdaemond.queue.models import TaskRecord, iso
 from taskdaemond.service import TaskService
+from taskdaemond.tags import TAG_FILTER_PATTERN, parse_tag_filter
 
 #: Seconds between re-reads of a streamed task when no news came (news may be missed: a
 #: notification lost while another daemon's connection was re-established).
@@ -64,6 +65,7 @@ def snapshot(record: TaskRecord) -> dict[str, Any]:
         "created_at": iso(record.created_at),
         "updated_at": iso(record.updated_at),
         "finished_at": iso(record.finished_at),
+        "tags": record.tags,
     }
 
 
@@ -106,9 +108,12 @@ async def task_events(
         subscription.close()
 
 
-async def all_events(service: TaskService, subscription: Subscription, task_type: str | None) -> AsyncIterator[bytes]:
-    """A ``task`` event (the task's snapshot) for each task that changes, of ``task_type`` when
-    given; ``overflow`` when too many changed at once to send each; until the daemon stops."""
+async def all_events(
+    service: TaskService, subscription: Subscription, task_type: str | None, tag: tuple[str, str] | None = None
+) -> AsyncIterator[bytes]:
+    """A ``task`` event (the task's snapshot) for each task that changes, of ``task_type`` and
+    with ``tag`` when given; ``overflow`` when too many changed at once to send each; until the
+    daemon stops."""
     try:
         yield f"retry: {STREAM_RETRY_MS}\n\n".encode()
         yield sse("hello", {"daemon_id": service.daemon_id})
@@ -127,7 +132,8 @@ async def all_events(service: TaskService, subscription: Subscription, task_type
                         continue
                     except QueueUnavailable:
                         continue
-                    if task_type is None or record.task_type == task_type:
+                    wanted = task_type is None or record.task_type == task_type
+                    if wanted and (tag is None or record.tags.get(tag[0]) == tag[1]):
                         yield sse("task", snapshot(record))
             # Let news gather: a busy queue makes one round of reads every quarter second.
             await asyncio.sleep(STREAM_COALESCE)
@@ -168,8 +174,13 @@ async def task_event_stream(
 async def event_stream(
     service: Service,
     task_type: Annotated[str | None, Query(alias="type")] = None,
+    tag: Annotated[str | None, Query(pattern=TAG_FILTER_PATTERN, description="key:value")] = None,
 ) -> StreamingResponse:
     """A ``task`` event with a task's status, attempts and progress each time it changes
-    (submitted, started, progressed, finished, cancelled, redriven, deleted)."""
+    (submitted, started, progressed, finished, cancelled, redriven, deleted); only tasks of
+    ``type`` and with the tag ``key:value`` when given."""
     subscription = service.news.subscribe()
-    return StreamingResponse(all_events(service, subscription, task_type), media_type=EVENT_STREAM, headers=HEADERS)
+    wanted = parse_tag_filter(tag) if tag else None
+    return StreamingResponse(
+        all_events(service, subscription, task_type, wanted), media_type=EVENT_STREAM, headers=HEADERS
+    )

@@ -33,6 +33,7 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         crashes,
         progress,
         progress_message,
+        tags,
     ) = row
     return TaskRecord(
         id=task_id,
@@ -57,6 +58,7 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         progress=progress,
         progress_message=progress_message,
         crashes=crashes,
+        tags=json.loads(tags) if tags else {},
     )
 
 
@@ -82,9 +84,11 @@ def list_query(
     task_type: bool,
     cursor: bool,
     filters: TaskFilters | None = None,
+    tag_match: str = "",
 ) -> str:
     """SELECT for one page of tasks, newest first (or oldest first), with the filters that are
-    given; ``placeholder`` writes a named parameter in the engine's style."""
+    given; ``placeholder`` writes a named parameter in the engine's style, ``tag_match`` (with
+    ``{key}`` and ``{value}``) how the engine finds a tag."""
     f = filters or TaskFilters()
     where = []
     if status:
@@ -97,6 +101,8 @@ def list_query(
         where.append(f"created_at < {placeholder('until')}")
     if f.error:
         where.append(f"lower(last_error) LIKE {placeholder('error')} ESCAPE '!'")
+    if f.tag is not None:
+        where.append(tag_match.format(key=placeholder("tag_key"), value=placeholder("tag_value")))
     if cursor:
         where.append(f"seq {'>' if f.oldest_first else '<'} {placeholder('cursor')}")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -128,4 +134,6 @@ def list_params(
         "since": f.since,
         "until": f.until,
         "error": like_pattern(f.error) if f.error else None,
+        "tag_key": f.tag[0] if f.tag else None,
+        "tag_value": f.tag[1] if f.tag else None,
     }

@@ -79,6 +79,7 @@ class MemoryQueue(TaskQueue):
                 updated_at=now,
                 seq=self._seq,
                 idempotency_key=task.idempotency_key,
+                tags=json.loads(task.tags_json) if task.tags_json else {},
             )
             self._tasks[record.id] = record
             self._enqueue(record, now)
@@ -112,6 +113,7 @@ class MemoryQueue(TaskQueue):
                     record.max_retries,
                     record.priority,
                     record.seq,
+                    json.dumps(record.tags, separators=(",", ":")) if record.tags else None,
                 )
             )
         return claimed
@@ -180,6 +182,7 @@ class MemoryQueue(TaskQueue):
             and (f.since is None or r.created_at >= f.since)
             and (f.until is None or r.created_at < f.until)
             and (error is None or error in (r.last_error or "").lower())
+            and (f.tag is None or r.tags.get(f.tag[0]) == f.tag[1])
         ]
         page = [replace(r, logs=[]) for r in matching[:limit]]
         next_cursor = str(page[-1].seq) if len(matching) > limit and page else None

@@ -27,6 +27,8 @@ class NewTask:
     max_retries: int
     delay: float = 0.0
     idempotency_key: str | None = None
+    #: Compact JSON of the task's tags (an object of strings), None when it has none.
+    tags_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class ClaimedTask:
     max_retries: int
     priority: int
     seq: int
+    tags_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class TaskRecord:
     progress: float | None = None
     progress_message: str | None = None
     crashes: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
         """The JSON the HTTP API answers with (TaskDaemon's fields first)."""
@@ -130,6 +134,7 @@ class TaskRecord:
             "max_retries": self.max_retries,
             "crashes": self.crashes,
             "idempotency_key": self.idempotency_key,
+            "tags": self.tags,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "started_at": iso(self.started_at),
@@ -154,6 +159,8 @@ class TaskFilters:
     until: float | None = None
     error: str | None = None
     oldest_first: bool = False
+    #: (key, value): tasks whose tags hold this one.
+    tag: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

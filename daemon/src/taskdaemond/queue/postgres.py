@@ -310,7 +310,7 @@ class PostgresQueue(TaskQueue):
         async def insert() -> None:
             if rows:
                 columns = list(zip(*rows, strict=True))
-                names = ("ids", "types", "datas", "priorities", "retries", "run_ats", "keys")
+                names = ("ids", "types", "datas", "priorities", "retries", "run_ats", "keys", "tags")
                 await conn.execute(sql.INSERT_TASKS, {"now": now, **dict(zip(names, map(list, columns), strict=True))})
                 rows.clear()
 
@@ -333,6 +333,7 @@ class PostgresQueue(TaskQueue):
                     task.max_retries,
                     now + task.delay,
                     task.idempotency_key,
+                    task.tags_json,
                 )
             )
             created_types.add(task.task_type)

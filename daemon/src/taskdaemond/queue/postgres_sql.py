@@ -58,11 +58,13 @@ SELECT id FROM tasks WHERE idempotency_key = %s AND status <> {_FAILED} ORDER BY
 """
 
 INSERT_TASKS = f"""
-INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key, created_at, updated_at)
-SELECT v.id, v.task_type, v.data, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s
+INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key, created_at, updated_at,
+                   tags)
+SELECT v.id, v.task_type, v.data, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s,
+       v.tags::jsonb
 FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[], %(retries)s::int[],
-            %(run_ats)s::float8[], %(keys)s::text[]) WITH ORDINALITY
-     AS v(id, task_type, data, priority, max_retries, run_at, key, ord)
+            %(run_ats)s::float8[], %(keys)s::text[], %(tags)s::text[]) WITH ORDINALITY
+     AS v(id, task_type, data, priority, max_retries, run_at, key, tags, ord)
 ORDER BY v.ord
 """
 
@@ -85,7 +87,7 @@ SET status = {_PROCESSING}, attempts = t.attempts + 1, started_at = %(now)s, upd
     claimed_by = %(daemon)s, lease_expires_at = {DB_NOW} + %(lease)s
 FROM picked
 WHERE t.seq = picked.seq
-RETURNING t.id, t.task_type, t.data, t.attempts - 1, t.max_retries, t.priority, t.seq
+RETURNING t.id, t.task_type, t.data, t.attempts - 1, t.max_retries, t.priority, t.seq, t.tags::text
 """
 
 RELEASE = f"""
@@ -166,8 +168,11 @@ RETURNING t.id, t.task_type
 TASK_COLUMNS = """
 seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
 created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors::text, crashes,
-progress, progress_message
+progress, progress_message, tags::text
 """
+
+#: A task whose tags hold {key}: {value}.
+TAG_MATCH = "tags @> jsonb_build_object({key}::text, {value}::text)"
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
 
@@ -198,5 +203,11 @@ COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 def list_tasks(*, status: bool, task_type: bool, cursor: bool, filters: TaskFilters | None = None) -> str:
     """SELECT for one page of tasks, newest first, with the filters that are given."""
     return list_query(
-        TASK_COLUMNS, lambda name: f"%({name})s", status=status, task_type=task_type, cursor=cursor, filters=filters
+        TASK_COLUMNS,
+        lambda name: f"%({name})s",
+        status=status,
+        task_type=task_type,
+        cursor=cursor,
+        filters=filters,
+        tag_match=TAG_MATCH,
     )

@@ -157,6 +157,7 @@ class SqliteQueue(TaskQueue):
                     task.idempotency_key,
                     now,
                     now,
+                    task.tags_json,
                 )
             )
             answers.append((task_id, True))

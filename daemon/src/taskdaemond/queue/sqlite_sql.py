@@ -32,8 +32,8 @@ SELECT id FROM tasks WHERE idempotency_key = ? AND status != {_FAILED} ORDER BY 
 
 INSERT_TASK = f"""
 INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at,
-                   idempotency_key, created_at, updated_at)
-VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?)
+                   idempotency_key, created_at, updated_at, tags)
+VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?)
 """
 
 #: ORDER BY of a claim for each task selection.
@@ -52,7 +52,7 @@ WHERE seq IN (
     ORDER BY {{order}}
     LIMIT :limit
 )
-RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq
+RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq, tags
 """
 
 RELEASE = f"""
@@ -88,8 +88,11 @@ UPDATE_PROGRESS = "UPDATE tasks SET progress = ?, progress_message = ? WHERE id 
 TASK_COLUMNS = """
 seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
 created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors, crashes,
-progress, progress_message
+progress, progress_message, tags
 """
+
+#: A task whose tags hold {key}: {value} (json_each reads the tags object).
+TAG_MATCH = "EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.key = {key} AND json_each.value = {value})"
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
 
@@ -115,5 +118,11 @@ COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 def list_tasks(*, status: bool, task_type: bool, cursor: bool, filters: TaskFilters | None = None) -> str:
     """SELECT for one page of tasks, newest first, with the filters that are given."""
     return list_query(
-        TASK_COLUMNS, lambda name: f":{name}", status=status, task_type=task_type, cursor=cursor, filters=filters
+        TASK_COLUMNS,
+        lambda name: f":{name}",
+        status=status,
+        task_type=task_type,
+        cursor=cursor,
+        filters=filters,
+        tag_match=TAG_MATCH,
     )

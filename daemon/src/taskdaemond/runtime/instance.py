@@ -203,7 +203,16 @@ class HandlerInstance:
             await self._finish_stderr()
         return list(self._stderr_tail)
 
-    async def run(self, task_id: str, data_json: str, attempt: int, timeout: float, on_event: EventCallback) -> Outcome:
+    async def run(
+        self,
+        task_id: str,
+        data_json: str,
+        attempt: int,
+        timeout: float,
+        on_event: EventCallback,
+        *,
+        tags_json: str | None = None,
+    ) -> Outcome:
         """Run one attempt of a task and return how it ended. Never raises for handler faults."""
         process = self._process
         assert process is not None
@@ -222,7 +231,7 @@ class HandlerInstance:
         try:
             try:
                 if not sent:
-                    process.stdin.write(task_line(task_id, self._type_json, data_json, attempt))
+                    process.stdin.write(task_line(task_id, self._type_json, data_json, attempt, tags_json))
                 await process.stdin.drain()
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -249,7 +258,7 @@ class HandlerInstance:
         self._signal(signal.SIGTERM)
         asyncio.get_running_loop().call_later(defaults.HANDLER_TERM_GRACE, self._signal, signal.SIGKILL)
 
-    def send_ahead(self, task_id: str, data_json: str, attempt: int) -> None:
+    def send_ahead(self, task_id: str, data_json: str, attempt: int, tags_json: str | None = None) -> None:
         """Write the next task line now (the previous task is answered), so the handler starts
         on it while the daemon records the previous outcome; run() for it then only reads."""
         process = self._process
@@ -257,7 +266,7 @@ class HandlerInstance:
         assert process.stdin is not None
         if process.stdin.is_closing():
             return  # run() will find the broken pipe and report it
-        process.stdin.write(task_line(task_id, self._type_json, data_json, attempt))
+        process.stdin.write(task_line(task_id, self._type_json, data_json, attempt, tags_json))
         self._sent_ahead = task_id
 
     async def _read_answer(self, task_id: str, stdout: asyncio.StreamReader, on_event: EventCallback) -> Outcome | None:

@@ -24,6 +24,7 @@ from taskdaemond.errors import InvalidTaskState, TaskNotFound
 from taskdaemond.queue.models import TaskFilters, TaskRecord, iso
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+from taskdaemond.tags import parse_tag_filter
 
 #: Tasks per page of the dashboard's table.
 UI_PAGE_SIZE = 50
@@ -160,6 +161,11 @@ def _parse_time(text: str | None, problems: list[str], name: str) -> float | Non
         return None
 
 
+def _query(params: dict[str, str]) -> str:
+    kept = {k: v for k, v in params.items() if v}
+    return f"?{urlencode(kept)}" if kept else ""
+
+
 @router.get("/tasks")
 async def tasks_part(
     request: Request,
@@ -170,6 +176,7 @@ async def tasks_part(
     since: str | None = None,
     until: str | None = None,
     error: str | None = None,
+    tag: str | None = None,
     order: str | None = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]*$")] = None,
 ) -> HTMLResponse:
@@ -180,11 +187,18 @@ async def tasks_part(
             wanted_status = TaskStatus(status)
         except ValueError:
             problems.append(f"status: {status!r} is not one of {', '.join(s.value for s in TaskStatus)}")
+    wanted_tag = None
+    if tag:
+        try:
+            wanted_tag = parse_tag_filter(tag)
+        except ValueError as exc:
+            problems.append(f"tag: {exc}")
     filters = TaskFilters(
         since=_parse_time(since, problems, "from"),
         until=_parse_time(until, problems, "until"),
         error=error or None,
         oldest_first=order == "oldest",
+        tag=wanted_tag,
     )
     page = await service.list(
         status=wanted_status,
@@ -208,13 +222,14 @@ async def tasks_part(
             "since": since or "",
             "until": until or "",
             "error": error or "",
+            "tag": tag or "",
             "order": "oldest" if filters.oldest_first else "newest",
         },
         statuses=[s.value for s in TaskStatus],
         task_types=service.task_types,
         problems=problems,
         preview=ERROR_PREVIEW,
-        live_url="/api/events" + (f"?{urlencode({'type': task_type})}" if task_type else ""),
+        live_url="/api/events" + _query({"type": task_type or "", "tag": tag or "" if wanted_tag else ""}),
     )
 
 
