@@ -19,14 +19,16 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, NoReturn
 
 import httpx
 
-from taskdaemond import __version__, defaults
+from taskdaemond import __version__, cli_live, defaults
 from taskdaemond.config import Config, check_runnable, command_warning, find_config_path, load_config
 from taskdaemond.errors import ConfigError
 from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
+from taskdaemond.tags import parse_tag_assignment, parse_tag_filter
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -89,7 +91,7 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
-def print_task(task: dict[str, Any]) -> None:
+def print_task(task: dict[str, Any], logs: bool = True) -> None:
     status = task["status"]
     print(f"task      {task['id']}")
     print(f"type      {task['task_type']}")
@@ -102,7 +104,9 @@ def print_task(task: dict[str, Any]) -> None:
     progress = task.get("progress")
     if progress:
         print(f"progress  {progress['progress']:.0%} {progress.get('message') or ''}".rstrip())
-    for entry in task.get("logs") or []:
+    if task.get("tags"):
+        print(f"tags      {' '.join(f'{k}={v}' for k, v in sorted(task['tags'].items()))}")
+    for entry in task.get("logs") or [] if logs else []:
         if entry.get("event") == "log":
             print(f"log       [{entry.get('level')}] {entry.get('message')}")
 
@@ -166,12 +170,29 @@ def task_exit_code(task: dict[str, Any]) -> int:
     return EXIT_WAIT_EXPIRED
 
 
-def show_task(args: argparse.Namespace, task: dict[str, Any], waited: bool) -> int:
+def show_task(args: argparse.Namespace, task: dict[str, Any], waited: bool, logs: bool = True) -> int:
     if args.json:
         print_json(task)
     else:
-        print_task(task)
+        print_task(task, logs)
     return task_exit_code(task) if waited else EXIT_OK
+
+
+def follow_task(args: argparse.Namespace, task_id: str, seconds: float) -> dict[str, Any]:
+    """The task once final (or after ``seconds``). Unless --json, its progress and logs are shown
+    as they come meanwhile: a progress bar on a terminal, plain lines otherwise."""
+    if not args.json:
+        started = time.monotonic()
+        headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+
+        def connect(extra: dict[str, str], read_timeout: float) -> AbstractContextManager[httpx.Response]:
+            timeout = httpx.Timeout(10.0, read=read_timeout)
+            url = f"{args.url}/api/tasks/{task_id}/events"
+            return httpx.stream("GET", url, headers=headers | extra, timeout=timeout)
+
+        cli_live.follow(connect, task_id[:8], seconds, terminal=sys.stdout.isatty())
+        seconds = max(0.0, seconds - (time.monotonic() - started))
+    return wait_for(args, task_id, seconds)
 
 
 def wait_for(args: argparse.Namespace, task_id: str, seconds: float) -> dict[str, Any]:
@@ -314,6 +335,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     for key in ("priority", "delay", "idempotency_key", "max_retries"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
+    if args.tag:
+        body["tags"] = dict(args.tag)
     task_id = request(args, "POST", "/queue", body=body).json()["task_id"]
     if args.wait is None:
         if args.json:
@@ -321,12 +344,12 @@ def cmd_submit(args: argparse.Namespace) -> int:
         else:
             print(task_id)
         return EXIT_OK
-    return show_task(args, wait_for(args, task_id, args.wait), waited=True)
+    return show_task(args, follow_task(args, task_id, args.wait), waited=True, logs=False)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     if args.wait is not None:
-        return show_task(args, wait_for(args, args.id, args.wait), waited=True)
+        return show_task(args, follow_task(args, args.id, args.wait), waited=True, logs=False)
     return show_task(args, request(args, "GET", f"/api/tasks/{args.id}").json(), waited=False)
 
 
@@ -336,9 +359,16 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         for k, v in (("status", args.status), ("type", args.type), ("limit", args.limit), ("cursor", args.cursor))
         if v is not None
     }
+    if args.tag:
+        params["tag"] = ":".join(args.tag)
     page = request(args, "GET", "/api/tasks", params=params).json()
     if args.json:
         print_json(page)
+        return EXIT_OK
+    if sys.stdout.isatty():
+        cli_live.tasks_table(page["tasks"])
+        if page.get("next_cursor"):
+            print(f"more: --cursor {page['next_cursor']}")
         return EXIT_OK
     rows = [
         [
@@ -446,6 +476,18 @@ def _add_daemon_commands(commands: Any) -> None:
     prune.set_defaults(run=cmd_prune)
 
 
+def _argument(parse: Any) -> Any:
+    """An argparse type from a parser raising ValueError (argparse then exits 2 with the message)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
 def _add_client_commands(commands: Any) -> None:
     """submit, status, tasks, cancel and redrive: the commands that talk to a running daemon."""
     submit = commands.add_parser(
@@ -461,6 +503,13 @@ def _add_client_commands(commands: Any) -> None:
     submit.add_argument("--delay", type=float, help="seconds before it may run")
     submit.add_argument("--idempotency-key", dest="idempotency_key", help="deduplication key")
     submit.add_argument("--max-retries", dest="max_retries", type=int, help="retry budget")
+    submit.add_argument(
+        "--tag",
+        action="append",
+        type=_argument(parse_tag_assignment),
+        metavar="KEY=VALUE",
+        help="a tag (repeatable)",
+    )
     _wait_option(submit)
     _client_options(submit)
     submit.set_defaults(run=cmd_submit)
@@ -478,6 +527,7 @@ def _add_client_commands(commands: Any) -> None:
     tasks.add_argument("--type", help="task type")
     tasks.add_argument("--limit", type=int, help=f"tasks per page (default {defaults.DEFAULT_PAGE_SIZE})")
     tasks.add_argument("--cursor", help="page after this cursor")
+    tasks.add_argument("--tag", type=_argument(parse_tag_filter), metavar="KEY:VALUE", help="only tasks with this tag")
     _client_options(tasks)
     tasks.set_defaults(run=cmd_tasks)
 
