@@ -120,11 +120,11 @@ POSTGRES_REAP_LIMIT = 10_000
 
 #: Finished tasks one pruner transaction deletes: small, so that a batch holds the SQLite
 #: writer (claims, submits, outcomes wait behind it) for a few milliseconds only.
-PRUNE_BATCH = 500
+PRUNE_BATCH = 200
 #: Seconds the pruner pauses between two batches, so that claims and the API get in.
 PRUNE_PAUSE = 0.005
-#: Free SQLite pages one incremental_vacuum call returns to the file system (4 MiB of 4 KiB pages).
-VACUUM_PAGES = 1024
+#: Free SQLite pages one incremental_vacuum call returns to the file system (1 MiB of 4 KiB pages).
+VACUUM_PAGES = 256
 #: Free space the SQLite file keeps for the next inserts before the pruner gives pages back:
 #: this fraction of the file, at least VACUUM_KEEP_MIN_BYTES.
 VACUUM_KEEP_FRACTION = 0.25

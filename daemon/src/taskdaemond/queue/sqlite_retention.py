@@ -106,8 +106,9 @@ def vacuum_step(db: sqlite3.Connection) -> int:
     pages = min(defaults.VACUUM_PAGES, free - int(reserve // page_size))
     if pages <= 0:
         return 0
-    # The pragma frees one page per step of the statement: run it to the end.
-    db.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+    # Through execute() the pragma frees one page per step, and fetchall() takes one step (it
+    # returns no row): executescript runs it to its end (no transaction is open here).
+    db.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
     return (free - _pragma(db, "freelist_count")) * page_size
 
 
