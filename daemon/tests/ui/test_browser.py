@@ -79,6 +79,8 @@ def photograph(browser: Any, url: str, name: str, ready: str) -> None:
         page = signed_in(browser, viewport)
         page.goto(url)
         page.wait_for_selector(ready)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{url} is {width} px wide at {label} width: it scrolls sideways"
         page.screenshot(path=str(DOCS / f"ui-{name}-{label}.png"), full_page=True)
         page.context.close()
 
@@ -131,10 +133,14 @@ def test_submitted_task_appears_and_its_progress_bar_moves_to_done(
     page.goto(f"{daemon.url}/ui/tasks?type=steps")
     page.get_by_role("table").wait_for()
     gate = tmp_path / "gate"
-    task_id = submit(api, "steps", {"steps": 4, "pause": 0.2, "gate": str(gate)})
+    answer = api.post(
+        "/queue",
+        json={"type": "steps", "data": {"steps": 4, "pause": 0.2, "gate": str(gate)}, "tags": {"tenant": "acme"}},
+    )
+    task_id = answer.json()["task_id"]
     row = page.locator(f'tr[data-task-id="{task_id}"]')
     row.wait_for()  # the table refreshed itself from /api/events
-    row.get_by_role("link").click()
+    row.get_by_role("link", name=task_id[:8]).click()
     page.wait_for_url(f"**/ui/tasks/{task_id}")
     page.wait_for_function("document.getElementById('progress') && document.getElementById('progress').value == 0.5")
     photograph(browser, f"{daemon.url}/ui/tasks/{task_id}", "task", "#progress")

@@ -192,3 +192,16 @@ def test_tasks_table_filters_by_tag_and_pages_show_tags(client: httpx.Client) ->
     listing = client.get("/ui/part/tasks", params={"tag": "tenant:acme"}).text
     assert 'data-live="/api/events?tag=tenant%3Aacme"' in listing
     assert ">tenant:acme</a>" in client.get(f"/ui/part/tasks/{acme}").text
+
+
+def test_every_form_control_has_a_label(client: httpx.Client, daemon: Daemon) -> None:
+    pages = [
+        httpx.get(daemon.url + "/ui").text,
+        client.get("/ui/part/tasks").text,
+        client.get("/ui/part/overview").text,
+    ]
+    for html in pages:
+        controls = re.findall(r"<(?:input|select|textarea)\b[^>]*\bid=\"([^\"]+)\"", html)
+        unlabelled = [c for c in controls if f'<label for="{c}"' not in html]
+        assert not unlabelled, unlabelled
+        assert len(re.findall(r"<(?:input|select|textarea)\b", html)) == len(controls), "every control has an id"
