@@ -83,9 +83,13 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", required=True, help="handlers.toml to run")
-    parser.add_argument("--data", action="append", default=[], metavar="TYPE=JSON", help="task data for a type")
+    parser.add_argument(
+        "--data", action="append", default=[], metavar="TYPE=JSON", help="task data for a type"
+    )
     args = parser.parse_args()
     overrides = parse_overrides(args.data)
     config = load_config(args.config, {})
@@ -94,7 +98,9 @@ def main() -> int:
         log = Path(tmp) / "daemon.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAEMON_")}
         env.update({"DAEMON_PORT": str(port), "DAEMON_DB_PATH": str(Path(tmp) / "demo.db")})
-        print(f"starting taskdaemond on 127.0.0.1:{port} with {args.config} ({len(config.handlers)} handlers)")
+        print(
+            f"starting taskdaemond on 127.0.0.1:{port} with {args.config} ({len(config.handlers)} handlers)"
+        )
         with log.open("wb") as log_file:
             daemon = subprocess.Popen(
                 [sys.executable, "-m", "taskdaemond", "serve", "--config", args.config],
@@ -108,13 +114,17 @@ def main() -> int:
                     submitted = []
                     for task_type in config.handlers:
                         data = sample_for(task_type, overrides)
-                        task_id = client.post("/queue", json={"type": task_type, "data": data}).json()["task_id"]
+                        task_id = client.post("/queue", json={"type": task_type, "data": data}).json()[
+                            "task_id"
+                        ]
                         submitted.append((task_type, data, task_id))
                     rows = []
                     for task_type, data, task_id in submitted:
                         task = client.get(f"/api/tasks/{task_id}", params={"wait": TASK_TIMEOUT}).json()
                         outcome = task["result"] if task["status"] == "completed" else task["last_error"]
-                        rows.append([task_type, json.dumps(data)[:40], task["status"], json.dumps(outcome)[:70]])
+                        rows.append(
+                            [task_type, json.dumps(data)[:40], task["status"], json.dumps(outcome)[:70]]
+                        )
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 code = daemon.wait(60)

@@ -7,9 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.helpers import Daemon, write_config
+
+
+@pytest.fixture
+def client(daemon: Daemon) -> Iterator[httpx.Client]:
+    """A client of the module's ``daemon`` fixture."""
+    with daemon.client() as c:
+        yield c
 
 
 @pytest.fixture
@@ -47,7 +55,9 @@ def postgres_cluster() -> Iterator[Any]:
     try:
         cluster = start_cluster()
     except ClusterError as exc:
-        pytest.fail(f"PostgreSQL is required by the postgres queue tests and could not start: {exc}", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL is required by the postgres queue tests and could not start: {exc}", pytrace=False
+        )
     yield cluster
     cluster.destroy()
 
@@ -55,6 +65,11 @@ def postgres_cluster() -> Iterator[Any]:
 @pytest.fixture
 def postgres_url(postgres_cluster: Any, request: pytest.FixtureRequest) -> str:
     """The URL of a fresh, empty database of the session's cluster."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40] + "_" + os.urandom(3).hex()
+    name = (
+        "t_"
+        + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
+        + "_"
+        + os.urandom(3).hex()
+    )
     url: str = postgres_cluster.create_database(name)
     return url

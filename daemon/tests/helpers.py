@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,9 @@ def handler_table(name: str, **settings: Any) -> dict[str, Any]:
     return {"command": handler_command(name), **settings}
 
 
-def make_config(tmp_path: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None) -> Config:
+def make_config(
+    tmp_path: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None
+) -> Config:
     raw: dict[str, Any] = {"handlers": handlers}
     if daemon:
         raw["daemon"] = daemon
@@ -62,7 +66,9 @@ def to_toml(raw: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_config(path: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None) -> Path:
+def write_config(
+    path: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None
+) -> Path:
     raw: dict[str, Any] = {"handlers": handlers}
     if daemon:
         raw["daemon"] = daemon
@@ -165,3 +171,18 @@ class Daemon:
         assert self.process is not None
         self.process.kill()
         self.process.wait(10)
+
+
+@contextlib.contextmanager
+def serving(
+    directory: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None
+) -> Iterator[Daemon]:
+    """A daemon on ``handlers``, its configuration, queue and log in ``directory``; stopped at the end."""
+    config = write_config(
+        directory / "handlers.toml", handlers, {"db_path": str(directory / "queue.db"), **(daemon or {})}
+    )
+    instance = Daemon(config, directory / "daemon.log").start()
+    try:
+        yield instance
+    finally:
+        instance.stop()

@@ -99,9 +99,13 @@ class Cluster:
     def init(self) -> Cluster:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self._own()
-        done = self._run("initdb", "-D", str(self.data_dir), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-sync")
+        done = self._run(
+            "initdb", "-D", str(self.data_dir), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
         if done.returncode != 0:
-            raise ClusterError(f"initdb failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+            raise ClusterError(
+                f"initdb failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+            )
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),

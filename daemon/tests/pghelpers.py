@@ -85,12 +85,16 @@ def health(daemon: Daemon, timeout: float = 15.0) -> httpx.Response:
     return httpx.get(f"{daemon.url}/health", timeout=timeout)
 
 
-def wait_for_status(daemon: Daemon, task_id: str, statuses: set[str], timeout: float = 30.0) -> dict[str, Any]:
+def wait_for_status(
+    daemon: Daemon, task_id: str, statuses: set[str], timeout: float = 30.0
+) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         task: dict[str, Any] = httpx.get(f"{daemon.url}/api/tasks/{task_id}", timeout=10).json()
         return task if task["status"] in statuses else None
 
-    found: dict[str, Any] = wait_until(check, timeout=timeout, interval=0.05, what=f"task {task_id} in {statuses}")
+    found: dict[str, Any] = wait_until(
+        check, timeout=timeout, interval=0.05, what=f"task {task_id} in {statuses}"
+    )
     return found
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PYTHON, Daemon, handler_table, write_config
+from tests.helpers import PYTHON, Daemon, handler_table, serving, write_config
 
 
 def taskdaemond(
@@ -34,11 +34,8 @@ def taskdaemond(
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("cli")
-    config = write_config(tmp / "handlers.toml", {"echo": handler_table("behave")}, {"db_path": str(tmp / "queue.db")})
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
+    with serving(tmp_path_factory.mktemp("cli"), {"echo": handler_table("behave")}) as instance:
+        yield instance
 
 
 def test_help_is_there_for_every_command() -> None:
@@ -62,12 +59,16 @@ SHELL_LINE = "python3 -u handler.py; touch f"
 
 
 def test_check_warns_that_a_command_is_never_split_nor_given_to_a_shell(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "handlers.toml", {"sh": {"command": [SHELL_LINE]}, "echo": handler_table("behave")})
+    path = write_config(
+        tmp_path / "handlers.toml", {"sh": {"command": [SHELL_LINE]}, "echo": handler_table("behave")}
+    )
     result = taskdaemond("check", str(path))
     assert result.returncode == 0  # valid: only a warning
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1
-    assert warnings[0].startswith(f"warning: handlers.sh.command: the element {SHELL_LINE!r} contains whitespace")
+    assert warnings[0].startswith(
+        f"warning: handlers.sh.command: the element {SHELL_LINE!r} contains whitespace"
+    )
     assert "never goes through a shell" in warnings[0]
     as_json = json.loads(taskdaemond("check", str(path), "--json").stdout)
     assert [w.split(":")[0] for w in as_json["warnings"]] == ["handlers.sh.command"]
@@ -91,7 +92,9 @@ def test_check_never_prints_a_token_or_a_database_password_it_refuses(tmp_path: 
         "check", str(write_config(path, {"echo": {"command": ["x"]}})), env={"DAEMON_DATABASE_URL": url}
     )
     assert result.returncode == 2
-    assert "DAEMON_DATABASE_URL: daemon.database_url: mysql://tasks:***@db/tasks does not match" in result.stderr
+    assert (
+        "DAEMON_DATABASE_URL: daemon.database_url: mysql://tasks:***@db/tasks does not match" in result.stderr
+    )
     assert "pw-s3cret-1" not in result.stderr + result.stdout
 
 
@@ -166,7 +169,9 @@ def test_cancel_and_redrive(daemon: Daemon) -> None:
     task_id = taskdaemond("submit", "echo", "{}", "--delay", "60", url=daemon.url).stdout.strip()
     cancelled = taskdaemond("cancel", task_id, "--json", url=daemon.url)
     assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["status"] == "cancelled"
-    failed = json.loads(taskdaemond("submit", "echo", '{"fail": "x"}', "--wait", "30", "--json", url=daemon.url).stdout)
+    failed = json.loads(
+        taskdaemond("submit", "echo", '{"fail": "x"}', "--wait", "30", "--json", url=daemon.url).stdout
+    )
     redriven = taskdaemond("redrive", failed["id"], "--json", url=daemon.url)
     assert redriven.returncode == 0 and json.loads(redriven.stdout)["status"] in ("pending", "processing")
 

@@ -15,19 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PYTHON, Daemon, handler_table, write_config
+from tests.helpers import PYTHON, Daemon, handler_table, serving
 from tests.test_cli import taskdaemond
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("cli-live")
-    config = write_config(
-        tmp / "handlers.toml", {"steps": handler_table("steps", instances=2)}, {"db_path": str(tmp / "queue.db")}
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
+    with serving(
+        tmp_path_factory.mktemp("cli-live"), {"steps": handler_table("steps", instances=2)}
+    ) as instance:
+        yield instance
 
 
 def on_a_terminal(*args: str, url: str, timeout: float = 60) -> tuple[int, str]:
@@ -36,7 +33,11 @@ def on_a_terminal(*args: str, url: str, timeout: float = 60) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAEMON_") and k != "NO_COLOR"}
     env |= {"TASKDAEMON_URL": url, "COLUMNS": "160", "TERM": "xterm-256color"}
     process = subprocess.Popen(
-        [PYTHON, "-m", "taskdaemond", *args], stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env
+        [PYTHON, "-m", "taskdaemond", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env=env,
     )
     os.close(follower)
     drawn = b""
@@ -82,7 +83,9 @@ def test_submit_wait_in_a_pipe_prints_progress_and_logs_as_plain_lines(daemon: D
 
 
 def test_submit_wait_on_a_terminal_draws_a_progress_bar_and_the_logs(daemon: Daemon) -> None:
-    code, drawn = on_a_terminal("submit", "steps", '{"steps": 4, "pause": 0.1}', "--wait", "30", url=daemon.url)
+    code, drawn = on_a_terminal(
+        "submit", "steps", '{"steps": 4, "pause": 0.1}', "--wait", "30", url=daemon.url
+    )
     assert code == 0, drawn
     assert "━" in drawn and "100%" in drawn and "step 4" in drawn, drawn
     assert "[info] step 1 of 4" in drawn and "[info] step 4 of 4" in drawn
@@ -98,7 +101,9 @@ def test_json_prints_only_the_final_task(daemon: Daemon) -> None:
 
 def test_status_wait_follows_a_running_task_until_it_is_final(daemon: Daemon, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    task_id = taskdaemond("submit", "steps", json.dumps({"steps": 2, "gate": str(gate)}), url=daemon.url).stdout.strip()
+    task_id = taskdaemond(
+        "submit", "steps", json.dumps({"steps": 2, "gate": str(gate)}), url=daemon.url
+    ).stdout.strip()
     follower = subprocess.Popen(
         [PYTHON, "-m", "taskdaemond", "status", task_id, "--wait", "30"],
         stdout=subprocess.PIPE,
@@ -117,7 +122,9 @@ def test_status_wait_follows_a_running_task_until_it_is_final(daemon: Daemon, tm
 def test_wait_that_runs_out_exits_6(daemon: Daemon, tmp_path: Path) -> None:
     never = tmp_path / "never"
     started = time.monotonic()
-    result = taskdaemond("submit", "steps", json.dumps({"steps": 2, "gate": str(never)}), "--wait", "1", url=daemon.url)
+    result = taskdaemond(
+        "submit", "steps", json.dumps({"steps": 2, "gate": str(never)}), "--wait", "1", url=daemon.url
+    )
     assert result.returncode == 6 and "progress 50% step 1" in result.stdout
     assert time.monotonic() - started < 30
     task_id = result.stdout.split("task      ")[1].split()[0]
@@ -127,7 +134,16 @@ def test_wait_that_runs_out_exits_6(daemon: Daemon, tmp_path: Path) -> None:
 
 def test_tags_at_submit_and_in_the_listing(daemon: Daemon) -> None:
     shown = taskdaemond(
-        "submit", "steps", '{"steps": 0}', "--tag", "tenant=acme", "--tag", "env=dev", "--wait", "30", url=daemon.url
+        "submit",
+        "steps",
+        '{"steps": 0}',
+        "--tag",
+        "tenant=acme",
+        "--tag",
+        "env=dev",
+        "--wait",
+        "30",
+        url=daemon.url,
     )
     assert shown.returncode == 0 and "tags      env=dev tenant=acme" in shown.stdout
     plain = taskdaemond("tasks", "--tag", "tenant:acme", url=daemon.url)

@@ -33,7 +33,12 @@ def test_taskdaemon_defaults_apply_to_a_minimal_file(tmp_path: Path) -> None:
     assert (echo.retries, echo.requeue_on_interrupt, echo.max_tasks_per_instance) == (3, True, None)
     assert echo.cwd == tmp_path  # a command runs beside its configuration file
     daemon = config.daemon
-    assert (daemon.host, daemon.port, daemon.queue, daemon.task_selection) == ("127.0.0.1", 8080, "sqlite", "fifo")
+    assert (daemon.host, daemon.port, daemon.queue, daemon.task_selection) == (
+        "127.0.0.1",
+        8080,
+        "sqlite",
+        "fifo",
+    )
     assert daemon.db_path == tmp_path / "taskdaemon.db"
     assert (daemon.batch_size, daemon.max_body_size, daemon.token) == (64, 64 * 1024 * 1024, None)
 
@@ -70,7 +75,12 @@ backoff = 2
     assert (resize.instances, resize.timeout, resize.handler_selection) == (4, 5.5, "random")
     assert resize.env == {"MODE": "fast"}
     assert (resize.retries, resize.requeue_on_interrupt, resize.max_tasks_per_instance) == (1, False, 100)
-    assert (resize.backoff.initial, resize.backoff.multiplier, resize.backoff.maximum, resize.backoff.jitter) == (
+    assert (
+        resize.backoff.initial,
+        resize.backoff.multiplier,
+        resize.backoff.maximum,
+        resize.backoff.jitter,
+    ) == (
         0.5,
         3.0,
         9.0,
@@ -120,7 +130,12 @@ def test_environment_overrides_the_daemon_table(tmp_path: Path) -> None:
     }
     config = load_config(path, env)
     daemon = config.daemon
-    assert (daemon.host, daemon.port, str(daemon.db_path), daemon.queue) == ("0.0.0.0", 9100, "/tmp/x.db", "memory")
+    assert (daemon.host, daemon.port, str(daemon.db_path), daemon.queue) == (
+        "0.0.0.0",
+        9100,
+        "/tmp/x.db",
+        "memory",
+    )
     assert (daemon.task_selection, daemon.task_timeout, daemon.max_retries) == ("priority", 4.0, 9)
     assert (daemon.workers, daemon.batch_size, daemon.log_level, daemon.token) == (3, 16, "debug", "s3cret")
     assert config.handlers["echo"].timeout == 4.0
@@ -238,7 +253,9 @@ def test_a_lease_too_short_to_renew_is_refused(tmp_path: Path) -> None:
     assert error.key == "daemon.lease_seconds"
 
 
-def test_image_handler_without_any_engine_installed_cannot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_handler_without_any_engine_installed_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no podman, no docker
     config = load_config(write(tmp_path, '[handlers.img]\nimage = "x:1"\n'), {})
     assert config.handlers["img"].engine is None
@@ -267,7 +284,12 @@ def test_image_handler_with_an_engine_is_runnable(tmp_path: Path, monkeypatch: p
         ('token = ""', {}, "''", "must not be empty"),
         ('database_url = "mysql://u:pw-s3cret@db/x"', {}, "pw-s3cret", "mysql://u:***@db/x does not match"),
         ("database_url = 31337000", {}, "31337000", "must be a string, got an integer"),
-        ("", {"DAEMON_DATABASE_URL": "mysql://u:pw-s3cret@db/x"}, "pw-s3cret", "mysql://u:***@db/x does not match"),
+        (
+            "",
+            {"DAEMON_DATABASE_URL": "mysql://u:pw-s3cret@db/x"},
+            "pw-s3cret",
+            "mysql://u:***@db/x does not match",
+        ),
     ],
 )
 def test_a_refused_token_or_database_url_is_never_shown(
@@ -287,7 +309,9 @@ def test_stderr_tail_bytes_out_of_range_is_refused(tmp_path: Path) -> None:
 def test_a_command_that_looks_like_a_shell_line_gets_a_warning(tmp_path: Path) -> None:
     shell_line = load_config(write(tmp_path, '[handlers.x]\ncommand = ["python3 -u x.py; touch f"]\n'), {})
     warning = command_warning(shell_line.handlers["x"])
-    assert warning is not None and warning.startswith("handlers.x.command: the element 'python3 -u x.py; touch f'")
+    assert warning is not None and warning.startswith(
+        "handlers.x.command: the element 'python3 -u x.py; touch f'"
+    )
     assert command_warning(load_config(write(tmp_path, MINIMAL), {}).handlers["echo"]) is None
 
 

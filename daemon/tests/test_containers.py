@@ -107,7 +107,9 @@ def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
 
 
 def start_daemon(daemons: list[Daemon], config: Path, tmp_path: Path) -> Daemon:
-    daemon = Daemon(config, tmp_path / f"daemon-{len(daemons)}.log", {"DAEMON_DB_PATH": str(tmp_path / "queue.db")})
+    daemon = Daemon(
+        config, tmp_path / f"daemon-{len(daemons)}.log", {"DAEMON_DB_PATH": str(tmp_path / "queue.db")}
+    )
     daemons.append(daemon)
     return daemon.start()
 
@@ -177,7 +179,9 @@ def conformance_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dae
     tmp_path = tmp_path_factory.mktemp("containers")
     started: list[Daemon] = []
     try:
-        yield start_daemon(started, write_config(tmp_path / "handlers.toml", conformance_handlers()), tmp_path)
+        yield start_daemon(
+            started, write_config(tmp_path / "handlers.toml", conformance_handlers()), tmp_path
+        )
     finally:
         for daemon in started:
             daemon.stop()
@@ -235,14 +239,17 @@ def test_crashed_container_is_replaced(conformance_daemon: Daemon) -> None:
 @needs_podman
 def test_shutdown_with_a_task_in_flight_leaves_no_container(tmp_path: Path, daemons: list[Daemon]) -> None:
     before = taskdaemon_containers()
-    config = write_config(tmp_path / "handlers.toml", conformance_handlers(timeout=60), {"shutdown_grace": 0.5})
+    config = write_config(
+        tmp_path / "handlers.toml", conformance_handlers(timeout=60), {"shutdown_grace": 0.5}
+    )
     daemon = start_daemon(daemons, config, tmp_path)
     running_container(daemon, "sleep")
     names = {slots(daemon, task_type)[0]["name"] for task_type in ("sleep", "exit")}
     with daemon.client() as client:
         task_id = submit(client, "sleep", {"ms": 60_000})
         wait_until(
-            lambda: client.get(f"/api/tasks/{task_id}").json()["status"] == "processing", what="the task running"
+            lambda: client.get(f"/api/tasks/{task_id}").json()["status"] == "processing",
+            what="the task running",
         )
     assert daemon.stop() == 0
     assert not names & taskdaemon_containers(), "containers left behind after SIGTERM"
@@ -262,7 +269,14 @@ def test_the_repository_images_are_built_with_make_images_others_by_hand() -> No
 
 
 def test_podman_removes_at_once_and_docker_rm_force_already_does() -> None:
-    assert remove_argv("podman", "taskdaemon-x-0-a") == ["podman", "rm", "--force", "--time", "0", "taskdaemon-x-0-a"]
+    assert remove_argv("podman", "taskdaemon-x-0-a") == [
+        "podman",
+        "rm",
+        "--force",
+        "--time",
+        "0",
+        "taskdaemon-x-0-a",
+    ]
     assert remove_argv("docker", "taskdaemon-x-0-a") == ["docker", "rm", "--force", "taskdaemon-x-0-a"]
 
 
@@ -351,7 +365,10 @@ def test_engine_refusal_shows_its_stderr_in_the_pool_state_and_the_task_error(
     with daemon.client() as client:
         task = finished(client, submit(client, "resize", {}))
     assert task["status"] == "failed"
-    assert "HandlerCrashed: the container engine refused to start the container (exit code 125)" in task["last_error"]
+    assert (
+        "HandlerCrashed: the container engine refused to start the container (exit code 125)"
+        in task["last_error"]
+    )
     assert "no-such-network" in task["last_error"]
     assert daemon.stop() == 0
     assert taskdaemon_containers() == before

@@ -13,7 +13,9 @@ from taskdaemond import defaults
 from taskdaemond.cli import build_parser
 from taskdaemond.config import DaemonSettings, HandlerConfig
 
-SCHEMA = Path(__file__).resolve().parents[1] / "src" / "taskdaemond" / "schema" / "handlers-config.schema.json"
+SCHEMA = (
+    Path(__file__).resolve().parents[1] / "src" / "taskdaemond" / "schema" / "handlers-config.schema.json"
+)
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 #: Each "default" in the configuration schema, by the dotted path of its property, and the

@@ -56,7 +56,9 @@ def test_a_pass_reclaims_the_tasks_of_a_daemon_that_stopped_renewing(postgres_ur
             reported: list[list[tuple[str, str]]] = []
             keeper = LeaseKeeper(alive, list, reported.append)
             async with asyncio.timeout(20):  # until the database says the lease lapsed
-                while not query(postgres_url, "SELECT 1 FROM tasks WHERE lease_expires_at < extract(epoch FROM now())"):
+                while not query(
+                    postgres_url, "SELECT 1 FROM tasks WHERE lease_expires_at < extract(epoch FROM now())"
+                ):
                     await asyncio.sleep(0.05)
             await keeper.run_once()
             return reported, keeper.reclaimed, task_id

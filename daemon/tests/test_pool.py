@@ -94,7 +94,9 @@ def test_round_robin_takes_each_instance_in_turn() -> None:
 
 
 def test_first_available_keeps_using_the_first_free_instance() -> None:
-    pids = with_pool(behave(instances=3, handler_selection="first-available"), lambda p, r: run_in_turn(p, r, 4))
+    pids = with_pool(
+        behave(instances=3, handler_selection="first-available"), lambda p, r: run_in_turn(p, r, 4)
+    )
     assert len(set(pids)) == 1
 
 

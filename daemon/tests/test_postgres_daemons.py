@@ -46,7 +46,9 @@ def test_a_task_submitted_to_one_daemon_is_read_cancelled_and_redriven_through_a
             slots = [s for p in health(runs).json()["pools"].values() for s in p["slots"]]
             return all(s["task_id"] != slow for s in slots)
 
-        wait_until(handler_stopped, timeout=20, what="the running daemon to stop the cancelled task's handler")
+        wait_until(
+            handler_stopped, timeout=20, what="the running daemon to stop the cancelled task's handler"
+        )
         assert wait_for_status(a, slow, {"cancelled"})["status"] == "cancelled"
 
         # Redrive through the other daemon: the task runs again, with a fresh budget.
@@ -72,7 +74,9 @@ def test_an_idempotency_key_holds_across_daemons(tmp_path: Path, postgres_url: s
 
         def submit(index: int) -> None:
             body = {"type": "echo", "data": {"echo": index}, "idempotency_key": "order-42"}
-            answers.append(httpx.post(f"{started[index % 2].url}/queue", json=body, timeout=30).json()["task_id"])
+            answers.append(
+                httpx.post(f"{started[index % 2].url}/queue", json=body, timeout=30).json()["task_id"]
+            )
 
         threads = [threading.Thread(target=submit, args=(n,)) for n in range(8)]
         for thread in threads:
@@ -84,7 +88,9 @@ def test_an_idempotency_key_holds_across_daemons(tmp_path: Path, postgres_url: s
         assert query(postgres_url, "SELECT count(*) FROM tasks WHERE idempotency_key = 'order-42'") == [(1,)]
 
 
-def test_health_and_metrics_show_the_daemon_its_pools_and_the_shared_depth(tmp_path: Path, postgres_url: str) -> None:
+def test_health_and_metrics_show_the_daemon_its_pools_and_the_shared_depth(
+    tmp_path: Path, postgres_url: str
+) -> None:
     with fleet(tmp_path, postgres_url) as daemons:
         # Neither daemon has an instance for "later": its tasks stay pending for both to see.
         handlers = {
@@ -124,7 +130,9 @@ def test_an_unreachable_database_stops_the_start_with_exit_2_and_no_password(tmp
     url = f"postgresql://app:sekrit-pw@127.0.0.1:{free_port()}/tasks"
     done = serve(tmp_path, {"DAEMON_DATABASE_URL": url})
     assert done.returncode == 2
-    assert f"cannot connect to PostgreSQL at postgresql://app:***@127.0.0.1:{url.split(':')[3]}" in done.stderr
+    assert (
+        f"cannot connect to PostgreSQL at postgresql://app:***@127.0.0.1:{url.split(':')[3]}" in done.stderr
+    )
     assert "sekrit-pw" not in done.stderr + done.stdout
 
 

@@ -27,7 +27,11 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
         # Handlers see only their table's env (and a short pass-through list): not the daemon's.
         started = [
             daemons.start(
-                {"quick": handler_table("runlog", instances=2, env={"RUN_LOG": str(run_log), "RUN_LOG_TAG": f"d{n}"})},
+                {
+                    "quick": handler_table(
+                        "runlog", instances=2, env={"RUN_LOG": str(run_log), "RUN_LOG_TAG": f"d{n}"}
+                    )
+                },
                 lease_seconds=LEASE_SECONDS,
             )
             for n in range(3)
@@ -42,7 +46,11 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
         submitted: list[str] = []
         for start in range(0, TASKS, BATCH):
             target = started[(start // BATCH) % 3]
-            body = {"tasks": [{"type": "quick", "data": {"sleep": 0.002, "n": n}} for n in range(start, start + BATCH)]}
+            body = {
+                "tasks": [
+                    {"type": "quick", "data": {"sleep": 0.002, "n": n}} for n in range(start, start + BATCH)
+                ]
+            }
             answer = httpx.post(f"{target.url}/queue/batch", json=body, timeout=30)
             assert answer.status_code == 200, answer.text
             submitted += answer.json()["task_ids"]

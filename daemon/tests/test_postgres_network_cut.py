@@ -32,7 +32,9 @@ def own_cluster() -> Iterator[Cluster]:
     cluster.destroy()
 
 
-def test_daemons_survive_a_database_outage_without_losing_or_restarting(tmp_path: Path, own_cluster: Cluster) -> None:
+def test_daemons_survive_a_database_outage_without_losing_or_restarting(
+    tmp_path: Path, own_cluster: Cluster
+) -> None:
     url = own_cluster.create_database("cut")
     handlers = {"echo": handler_table("behave", instances=2)}
     with fleet(tmp_path, url) as daemons:
@@ -40,7 +42,9 @@ def test_daemons_survive_a_database_outage_without_losing_or_restarting(tmp_path
         pids = [d.process.pid for d in started if d.process is not None]
         accepted: list[str] = []
         for n in range(TASKS):
-            answer = httpx.post(f"{started[n % 2].url}/queue", json={"type": "echo", "data": {"sleep": 0.1, "echo": n}})
+            answer = httpx.post(
+                f"{started[n % 2].url}/queue", json={"type": "echo", "data": {"sleep": 0.1, "echo": n}}
+            )
             assert answer.status_code == 200
             accepted.append(answer.json()["task_id"])
 
@@ -60,9 +64,9 @@ def test_daemons_survive_a_database_outage_without_losing_or_restarting(tmp_path
 
         for daemon in started:
             wait_until(lambda d=daemon: health(d).status_code == 200, timeout=30, what="healthy again")
-        later = httpx.post(f"{started[1].url}/queue", json={"type": "echo", "data": {"echo": "after"}}).json()[
-            "task_id"
-        ]
+        later = httpx.post(
+            f"{started[1].url}/queue", json={"type": "echo", "data": {"echo": "after"}}
+        ).json()["task_id"]
 
         def finished() -> bool:
             counts = health(started[0]).json()["tasks"]

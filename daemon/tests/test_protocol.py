@@ -107,9 +107,13 @@ def test_malformed_event_is_skipped() -> None:
 
 # -- the fast path agrees with the schema ---------------------------------------------------
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False) | st.text(max_size=3)
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False) | st.text(max_size=3)
+)
 MEMBER_VALUES = (
-    JSON_SCALARS | st.dictionaries(st.text(max_size=2), JSON_SCALARS, max_size=2) | st.lists(JSON_SCALARS, max_size=2)
+    JSON_SCALARS
+    | st.dictionaries(st.text(max_size=2), JSON_SCALARS, max_size=2)
+    | st.lists(JSON_SCALARS, max_size=2)
 )
 RESULT_LIKE = st.dictionaries(
     st.sampled_from(
@@ -136,7 +140,9 @@ RESULT_LIKE = st.dictionaries(
 def test_the_hot_path_validator_agrees_with_jsonschema(message: dict[str, object]) -> None:
     # Two libraries, one schema: a result line is judged the same by jsonschema-rs (used per
     # line) as by jsonschema (the reference implementation).
-    assert fast_validator(RESULT_SCHEMA).is_valid(message) == validator(RESULT_SCHEMA).is_valid(message), message
+    assert fast_validator(RESULT_SCHEMA).is_valid(message) == validator(RESULT_SCHEMA).is_valid(message), (
+        message
+    )
 
 
 def load_vectors(name: str) -> list[tuple[str, dict[str, Any]]]:

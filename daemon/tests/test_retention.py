@@ -35,7 +35,10 @@ def test_a_running_daemon_prunes_completed_tasks_and_keeps_the_rest(daemon_facto
         {"completed_ttl": "1s", "failed_ttl": 0, "prune_interval": 0.2},
     )
     with daemon.client() as client:
-        done = [client.post("/queue", json={"type": "echo", "data": {"echo": n}}).json()["task_id"] for n in range(20)]
+        done = [
+            client.post("/queue", json={"type": "echo", "data": {"echo": n}}).json()["task_id"]
+            for n in range(20)
+        ]
         failed = client.post("/queue", json={"type": "echo", "data": {"fail": "no"}}).json()["task_id"]
         waiting = client.post("/queue", json={"type": "echo", "data": {}, "delay": 3600}).json()["task_id"]
         for task_id in [*done, failed]:
@@ -65,13 +68,17 @@ def make_file(tmp_path: Path, *, finished_ago: float) -> Path:
         claimed = await queue.claim("echo", 6, at)
         outcome = [TaskStatus.COMPLETED] * 3 + [TaskStatus.FAILED] * 2
         await queue.record(
-            [Transition(t.id, s, result_json="1", seq=t.seq) for t, s in zip(claimed, outcome, strict=False)], [], at
+            [Transition(t.id, s, result_json="1", seq=t.seq) for t, s in zip(claimed, outcome, strict=False)],
+            [],
+            at,
         )
         await queue.submit([NewTask("echo", "{}", 50, 3)], at)
         await queue.close()
 
     asyncio.run(build())
-    return write_config(tmp_path / "handlers.toml", {"echo": handler_table("behave")}, {"db_path": "queue.db"})
+    return write_config(
+        tmp_path / "handlers.toml", {"echo": handler_table("behave")}, {"db_path": "queue.db"}
+    )
 
 
 def prune(config: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -122,7 +129,9 @@ def test_prune_vacuum_rewrites_the_file_and_the_memory_queue_is_refused(
     assert "memory queue" in capsys.readouterr().err
 
 
-def test_prune_refuses_an_older_than_that_is_not_a_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_prune_refuses_an_older_than_that_is_not_a_duration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = make_file(tmp_path, finished_ago=10)
     with pytest.raises(SystemExit) as exit_:
         main(["prune", "--config", str(config), "--older-than", "soon"])
@@ -164,7 +173,12 @@ def test_retention_keys_come_from_the_file_and_the_environment(tmp_path: Path) -
         base_dir=tmp_path,
         env={"DAEMON_FAILED_TTL": "30d", "DAEMON_PRUNE_INTERVAL": "2.5"},
     ).daemon
-    assert (settings.completed_ttl, settings.failed_ttl, settings.max_finished_tasks, settings.prune_interval) == (
+    assert (
+        settings.completed_ttl,
+        settings.failed_ttl,
+        settings.max_finished_tasks,
+        settings.prune_interval,
+    ) == (
         129600.0,
         30 * 86400.0,
         1000,
@@ -183,5 +197,7 @@ def test_retention_keys_come_from_the_file_and_the_environment(tmp_path: Path) -
 
 def test_a_bad_retention_variable_is_reported_by_its_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
-        parse_config(raw_config({}), source="t.toml", base_dir=tmp_path, env={"DAEMON_COMPLETED_TTL": "a week"})
+        parse_config(
+            raw_config({}), source="t.toml", base_dir=tmp_path, env={"DAEMON_COMPLETED_TTL": "a week"}
+        )
     assert "DAEMON_COMPLETED_TTL" in str(error.value)

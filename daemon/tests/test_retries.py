@@ -9,7 +9,15 @@ import pytest
 from taskdaemond.backoff import BackoffPolicy
 from taskdaemond.queue.models import ClaimedTask
 from taskdaemond.retries import INTERRUPTED_MESSAGE, RetryPolicy, decide
-from taskdaemond.runtime import Aborted, Crashed, HandlerFailed, Outcome, ProtocolViolation, Succeeded, TimedOut
+from taskdaemond.runtime import (
+    Aborted,
+    Crashed,
+    HandlerFailed,
+    Outcome,
+    ProtocolViolation,
+    Succeeded,
+    TimedOut,
+)
 from taskdaemond.statuses import TaskStatus
 
 NOW = 1_000.0
@@ -36,12 +44,20 @@ def test_success_completes_the_task_with_its_result_and_metadata() -> None:
 
 def test_retryable_error_within_the_budget_runs_again_after_the_backoff() -> None:
     transition = decide(
-        task(attempt=1), HandlerFailed("busy", retryable=True, error_type="Busy"), POLICY, NOW, rand=mid_jitter
+        task(attempt=1),
+        HandlerFailed("busy", retryable=True, error_type="Busy"),
+        POLICY,
+        NOW,
+        rand=mid_jitter,
     )
     assert transition.status is TaskStatus.PENDING
     assert transition.run_at == NOW + 2.0 * 3.0**1
     assert transition.error is not None
-    assert (transition.error.attempt, transition.error.error, transition.error.error_type) == (1, "busy", "Busy")
+    assert (transition.error.attempt, transition.error.error, transition.error.error_type) == (
+        1,
+        "busy",
+        "Busy",
+    )
     assert transition.counters == ("retried",)
 
 
@@ -70,7 +86,9 @@ def test_a_failure_that_is_not_retryable_fails_at_the_first_attempt(outcome: Out
 
 
 def test_crash_is_retried_counted_as_a_crash_and_keeps_the_stderr_tail() -> None:
-    transition = decide(task(), Crashed("HandlerCrashed: exit 3", exit_code=3, stderr_tail=["a", "b"]), POLICY, NOW)
+    transition = decide(
+        task(), Crashed("HandlerCrashed: exit 3", exit_code=3, stderr_tail=["a", "b"]), POLICY, NOW
+    )
     assert transition.status is TaskStatus.PENDING and transition.crashed is True
     assert transition.error is not None
     assert (transition.error.error_type, transition.error.traceback, transition.error.crashed) == (

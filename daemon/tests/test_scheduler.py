@@ -59,7 +59,9 @@ def test_memory_queue_runs_tasks_too(tmp_path: Path) -> None:
 
 def test_retryable_error_is_retried_with_the_next_attempt_until_it_succeeds(tmp_path: Path) -> None:
     async def scenario(s: Scheduler) -> tuple[TaskRecord, float]:
-        record = await submit_and_wait(s, "echo", {"fail": "busy", "retryable": True, "succeed_on_attempt": 2})
+        record = await submit_and_wait(
+            s, "echo", {"fail": "busy", "retryable": True, "succeed_on_attempt": 2}
+        )
         return record, counter(s, "retried")
 
     record, retried = with_scheduler(config(tmp_path), scenario)
@@ -296,7 +298,9 @@ def test_workers_bounds_the_tasks_in_flight_across_every_pool(tmp_path: Path) ->
     )
     records = with_scheduler(cfg, scenario)
     assert all(r.status is TaskStatus.COMPLETED for r in records)
-    events = sorted((float(at), kind) for at, kind in (line.split() for line in spans.read_text().splitlines()))
+    events = sorted(
+        (float(at), kind) for at, kind in (line.split() for line in spans.read_text().splitlines())
+    )
     running = peak = 0
     for _, kind in events:
         running += 1 if kind == "start" else -1

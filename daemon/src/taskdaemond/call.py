@@ -30,7 +30,9 @@ async def call_once(
 
     await instance.start()
     try:
-        outcome = await instance.run(task_id, json.dumps(data, separators=(",", ":")), attempt, timeout, on_event)
+        outcome = await instance.run(
+            task_id, json.dumps(data, separators=(",", ":")), attempt, timeout, on_event
+        )
     finally:
         await instance.stop()
     return events, outcome.as_result()

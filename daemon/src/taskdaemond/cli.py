@@ -77,7 +77,9 @@ def table(rows: list[list[str]], header: list[str]) -> str:
         cells = []
         for index, (cell, width) in enumerate(zip(row, widths, strict=True)):
             padded = str(cell).ljust(width)
-            cells.append(colour(padded, STATUS_COLOURS.get(str(cell))) if header[index] == "status" else padded)
+            cells.append(
+                colour(padded, STATUS_COLOURS.get(str(cell))) if header[index] == "status" else padded
+            )
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -270,11 +272,15 @@ def cmd_call(args: argparse.Namespace) -> int:
     check_images(config)
     handler = config.handlers.get(args.type)
     if handler is None:
-        raise CliExit(EXIT_USAGE, f"unknown task type {args.type!r}; known types: {', '.join(config.handlers)}")
+        raise CliExit(
+            EXIT_USAGE, f"unknown task type {args.type!r}; known types: {', '.join(config.handlers)}"
+        )
     data = parse_data(args.data)
     timeout = args.timeout if args.timeout is not None else handler.timeout
     events, outcome = asyncio.run(
-        call_once(handler, data, attempt=args.attempt, timeout=timeout, echo=None if args.json else print_event)
+        call_once(
+            handler, data, attempt=args.attempt, timeout=timeout, echo=None if args.json else print_event
+        )
     )
     ok = outcome.get("status") == "success"
     if args.json:
@@ -303,7 +309,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
     try:
         answer = asyncio.run(
             prune_command(
-                config.daemon, older_than=older_than, statuses=statuses, dry_run=args.dry_run, vacuum=args.vacuum
+                config.daemon,
+                older_than=older_than,
+                statuses=statuses,
+                dry_run=args.dry_run,
+                vacuum=args.vacuum,
             )
         )
     except PruneRefused as exc:
@@ -356,7 +366,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     params = {
         k: v
-        for k, v in (("status", args.status), ("type", args.type), ("limit", args.limit), ("cursor", args.cursor))
+        for k, v in (
+            ("status", args.status),
+            ("type", args.type),
+            ("limit", args.limit),
+            ("cursor", args.cursor),
+        )
         if v is not None
     }
     if args.tag:
@@ -402,9 +417,13 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 
 def _client_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
-        "--url", default=default_url(), help=f"daemon URL (default: ${URL_ENV} or http://$DAEMON_HOST:$DAEMON_PORT)"
+        "--url",
+        default=default_url(),
+        help=f"daemon URL (default: ${URL_ENV} or http://$DAEMON_HOST:$DAEMON_PORT)",
     )
-    sub.add_argument("--token", default=os.environ.get("DAEMON_TOKEN"), help="bearer token (default: $DAEMON_TOKEN)")
+    sub.add_argument(
+        "--token", default=os.environ.get("DAEMON_TOKEN"), help="bearer token (default: $DAEMON_TOKEN)"
+    )
     sub.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
@@ -425,13 +444,17 @@ def _wait_option(sub: argparse.ArgumentParser) -> None:
 def _add_daemon_commands(commands: Any) -> None:
     """serve, check and call: the commands that read handlers.toml."""
     serve = commands.add_parser(
-        "serve", help="run the daemon", description="Run the daemon until SIGTERM or SIGINT, then shut down cleanly."
+        "serve",
+        help="run the daemon",
+        description="Run the daemon until SIGTERM or SIGINT, then shut down cleanly.",
     )
     _config_option(serve)
     serve.add_argument(
         "--host", help=f"address to bind (default: [daemon] host, $DAEMON_HOST, {defaults.DEFAULT_HOST})"
     )
-    serve.add_argument("--port", type=int, help=f"port (default: [daemon] port, $DAEMON_PORT, {defaults.DEFAULT_PORT})")
+    serve.add_argument(
+        "--port", type=int, help=f"port (default: [daemon] port, $DAEMON_PORT, {defaults.DEFAULT_PORT})"
+    )
     serve.set_defaults(run=cmd_serve)
 
     check = commands.add_parser(
@@ -439,7 +462,9 @@ def _add_daemon_commands(commands: Any) -> None:
         help="validate handlers.toml without starting",
         description="Validate a handlers.toml (and the DAEMON_* environment).",
     )
-    check.add_argument("file", nargs="?", help="the file (default: --config, $HANDLER_CONFIG, ./handlers.toml)")
+    check.add_argument(
+        "file", nargs="?", help="the file (default: --config, $HANDLER_CONFIG, ./handlers.toml)"
+    )
     _config_option(check)
     check.add_argument("--json", action="store_true", help="print JSON for scripts")
     check.set_defaults(run=cmd_check)
@@ -447,7 +472,8 @@ def _add_daemon_commands(commands: Any) -> None:
     call = commands.add_parser(
         "call",
         help="run one task through a handler, no server",
-        description="Start one instance of the TYPE handler, give it one task, print its events and result, stop it.",
+        description="Start one instance of the TYPE handler, give it one task, print its events and result, "
+        "stop it.",
     )
     call.add_argument("type", help="task type")
     call.add_argument("data", help="task data, a JSON object")
@@ -465,12 +491,16 @@ def _add_daemon_commands(commands: Any) -> None:
         "processing tasks are never deleted. Safe beside a running daemon (except --vacuum).",
     )
     _config_option(prune)
-    prune.add_argument("--older-than", dest="older_than", help='finished more than this long ago ("90s", "36h", "7d")')
+    prune.add_argument(
+        "--older-than", dest="older_than", help='finished more than this long ago ("90s", "36h", "7d")'
+    )
     finals = [status.value for status in TaskStatus if status.is_final]
     prune.add_argument("--status", action="append", choices=finals, help="only this status (repeatable)")
     prune.add_argument("--dry-run", dest="dry_run", action="store_true", help="count, delete nothing")
     prune.add_argument(
-        "--vacuum", action="store_true", help="then rewrite the SQLite file to its smallest (stop the daemon first)"
+        "--vacuum",
+        action="store_true",
+        help="then rewrite the SQLite file to its smallest (stop the daemon first)",
     )
     prune.add_argument("--json", action="store_true", help="print JSON for scripts")
     prune.set_defaults(run=cmd_prune)
@@ -491,7 +521,9 @@ def _argument(parse: Any) -> Any:
 def _add_client_commands(commands: Any) -> None:
     """submit, status, tasks, cancel and redrive: the commands that talk to a running daemon."""
     submit = commands.add_parser(
-        "submit", help="submit a task", description="Submit a task; print its id, or with --wait its final state."
+        "submit",
+        help="submit a task",
+        description="Submit a task; print its id, or with --wait its final state.",
     )
     submit.add_argument("type", help="task type")
     submit.add_argument("data", help="task data, a JSON object")
@@ -527,7 +559,9 @@ def _add_client_commands(commands: Any) -> None:
     tasks.add_argument("--type", help="task type")
     tasks.add_argument("--limit", type=int, help=f"tasks per page (default {defaults.DEFAULT_PAGE_SIZE})")
     tasks.add_argument("--cursor", help="page after this cursor")
-    tasks.add_argument("--tag", type=_argument(parse_tag_filter), metavar="KEY:VALUE", help="only tasks with this tag")
+    tasks.add_argument(
+        "--tag", type=_argument(parse_tag_filter), metavar="KEY:VALUE", help="only tasks with this tag"
+    )
     _client_options(tasks)
     tasks.set_defaults(run=cmd_tasks)
 

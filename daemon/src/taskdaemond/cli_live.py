@@ -111,11 +111,15 @@ class RichView:
         elif name == "log":
             level = data.get("level", "info")
             style = {"error": "red", "warning": "yellow", "debug": "dim"}.get(level, "")
-            self.progress.console.print(Text(f"[{level}] ", style=style or "bold") + Text(str(data.get("message", ""))))
+            self.progress.console.print(
+                Text(f"[{level}] ", style=style or "bold") + Text(str(data.get("message", "")))
+            )
         elif name == "task" and data["status"] != self.status:
             self.status = data["status"]
             style = STATUS_STYLES.get(self.status, "white")
-            self.progress.update(self.bar, description=f"{escape(self.title)} [{style}]{escape(self.status)}[/]")
+            self.progress.update(
+                self.bar, description=f"{escape(self.title)} [{style}]{escape(self.status)}[/]"
+            )
             if self.status == "completed":
                 self.progress.update(self.bar, completed=1.0)
 
@@ -164,7 +168,11 @@ def tasks_table(tasks: list[dict[str, Any]], out: TextIO = sys.stdout) -> None:
         table.add_column(column, overflow="fold", no_wrap=column in ("id", "status", "created"))
     for t in tasks:
         progress = t.get("progress")
-        outcome = json.dumps(t.get("result"))[:60] if t["status"] == "completed" else (t.get("last_error") or "")[:60]
+        outcome = (
+            json.dumps(t.get("result"))[:60]
+            if t["status"] == "completed"
+            else (t.get("last_error") or "")[:60]
+        )
         table.add_row(
             t["id"],
             t["task_type"],

@@ -159,7 +159,8 @@ def parse_config(
     _validate(raw, source, env_keys)
     daemon = _daemon_settings(raw.get("daemon", {}), base_dir, env_keys, source)
     handlers = {
-        task_type: _handler_config(task_type, table, daemon, base_dir) for task_type, table in raw["handlers"].items()
+        task_type: _handler_config(task_type, table, daemon, base_dir)
+        for task_type, table in raw["handlers"].items()
     }
     return Config(path=path, daemon=daemon, handlers=handlers)
 
@@ -204,12 +205,15 @@ def check_runnable(config: Config) -> None:
                 f"neither podman nor docker is installed (not on PATH); {INSTALL_ENGINE_HINT}",
             )
         if shutil.which(handler.engine) is None:
-            others = [engine for engine in ("podman", "docker") if engine != handler.engine and shutil.which(engine)]
+            others = [
+                engine for engine in ("podman", "docker") if engine != handler.engine and shutil.which(engine)
+            ]
             instead = f'set engine = "{others[0]}" (installed)' if others else INSTALL_ENGINE_HINT
             raise ConfigError(
                 str(config.path or "configuration"),
                 f"handlers.{handler.task_type}.engine",
-                f"the container engine {handler.engine!r} is not installed (not on PATH); install it, or {instead}",
+                f"the container engine {handler.engine!r} is not installed (not on PATH); "
+                f"install it, or {instead}",
             )
 
 
@@ -265,7 +269,11 @@ def _describe_secret(error: ValidationError) -> str:
     shows without its password)."""
     instance: Any = error.instance
     expected: Any = error.validator_value
-    shown = _redact_url(instance) if error.absolute_path[-1] == "database_url" and isinstance(instance, str) else None
+    shown = (
+        _redact_url(instance)
+        if error.absolute_path[-1] == "database_url" and isinstance(instance, str)
+        else None
+    )
     if error.validator == "type":
         kind = {bool: "a boolean", int: "an integer", float: "a number", list: "an array", dict: "a table"}
         got = kind.get(type(instance), "something else")
@@ -293,7 +301,7 @@ def _without_secrets(problem: str, daemon: Any) -> str:
     return problem
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError) -> str:  # noqa: PLR0911 - one sentence per kind of schema error
     """A sentence for one schema error, with "did you mean" for unknown keys."""
     instance: Any = error.instance
     schema: Any = error.schema
@@ -307,7 +315,11 @@ def _describe(error: ValidationError) -> str:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
             parts.append(f"unknown key {name!r}{hint}")
         return "; ".join(parts)
-    if error.validator == "oneOf" and isinstance(instance, dict) and "command" in schema.get("properties", {}):
+    if (
+        error.validator == "oneOf"
+        and isinstance(instance, dict)
+        and "command" in schema.get("properties", {})
+    ):
         if "image" in instance and "command" in instance:
             return "has both 'image' and 'command'; give exactly one"
         return "needs 'image' (a container) or 'command' (a local process)"
@@ -360,7 +372,9 @@ def _daemon_settings(
         token=table.get("token"),
         allowed_hosts=_host_names(table.get("allowed_hosts", defaults.DEFAULT_ALLOWED_HOSTS)),
         max_connections=table.get("max_connections", defaults.DEFAULT_MAX_CONNECTIONS),
-        max_body_bytes_in_flight=table.get("max_body_bytes_in_flight", defaults.DEFAULT_MAX_BODY_BYTES_IN_FLIGHT),
+        max_body_bytes_in_flight=table.get(
+            "max_body_bytes_in_flight", defaults.DEFAULT_MAX_BODY_BYTES_IN_FLIGHT
+        ),
         max_body_size=table.get("max_body_size", defaults.DEFAULT_MAX_BODY_SIZE),
         shutdown_grace=float(table.get("shutdown_grace", defaults.DEFAULT_SHUTDOWN_GRACE)),
         database_url=_database_url(table, queue, env_keys, source),
@@ -388,7 +402,9 @@ def parse_duration(value: float | str) -> float:
         try:
             seconds = float(number.strip()) * DURATION_UNITS[unit]
         except ValueError:
-            raise ValueError(f"{value!r} is not a duration: seconds, or a number and s, m, h, d or w") from None
+            raise ValueError(
+                f"{value!r} is not a duration: seconds, or a number and s, m, h, d or w"
+            ) from None
     if not seconds >= 0:  # negative, or NaN
         raise ValueError(f"{value!r} is not a duration: it must be 0 (for ever) or more")
     return seconds
@@ -400,7 +416,9 @@ def _host_names(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name.strip().lower() for name in names if name.strip())
 
 
-def _database_url(table: Mapping[str, Any], queue: str, env_keys: Mapping[str, str], source: str) -> str | None:
+def _database_url(
+    table: Mapping[str, Any], queue: str, env_keys: Mapping[str, str], source: str
+) -> str | None:
     """database_url, required by (and only by) the postgres queue."""
     url = table.get("database_url")
     if queue == "postgres" and not url:
@@ -433,7 +451,9 @@ def default_engine() -> str | None:
     return None
 
 
-def _handler_config(task_type: str, table: Mapping[str, Any], daemon: DaemonSettings, base_dir: Path) -> HandlerConfig:
+def _handler_config(
+    task_type: str, table: Mapping[str, Any], daemon: DaemonSettings, base_dir: Path
+) -> HandlerConfig:
     command = table.get("command")
     cwd = table.get("cwd")
     image = table.get("image")

@@ -215,7 +215,12 @@ class Dispatcher:
         pool = state.pool
         last_claim = time.monotonic()
         while not self._stopping:
-            while state.buffer and pool.idle_count and not self._stopping and self._busy() < self._worker_bound():
+            while (
+                state.buffer
+                and pool.idle_count
+                and not self._stopping
+                and self._busy() < self._worker_bound()
+            ):
                 pool.dispatch(state.buffer.popleft())
                 state.taken += 1
             if self._stopping:

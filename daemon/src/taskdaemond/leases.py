@@ -5,20 +5,21 @@ three quarters of it before another daemon reclaims the task."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 
 from taskdaemond import defaults
+from taskdaemond.periodic import Periodic
 from taskdaemond.queue.base import TaskQueue
 
 log = logging.getLogger("taskdaemond.leases")
 
 
-class LeaseKeeper:
+class LeaseKeeper(Periodic):
     """Renews ``held()`` and reaps expired leases until stopped."""
+
+    name = "lease-keeper"
 
     def __init__(
         self,
@@ -34,22 +35,6 @@ class LeaseKeeper:
         self.reclaimed = 0
         #: Why the last pass failed (the database is unreachable), or None.
         self.last_error: str | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="lease-keeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.run_once()
 
     async def run_once(self) -> None:
         """One renewal and one reaper pass; failures are logged and tried again next time."""

@@ -36,21 +36,31 @@ class DaemonMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.tasks_received = Counter("tasks_received", "Tasks accepted by the API.", ["task_type"], registry=r)
+        self.tasks_received = Counter(
+            "tasks_received", "Tasks accepted by the API.", ["task_type"], registry=r
+        )
         self.queue_size = Gauge("queue_size", "Tasks waiting to run (pending).", registry=r)
         self.tasks_by_status = Gauge("tasks", "Tasks in the queue by status.", ["status"], registry=r)
-        self.pool_active = Gauge("container_pool_active", "Handler instances running a task.", ["handler"], registry=r)
-        self.pool_idle = Gauge("container_pool_idle", "Handler instances waiting for a task.", ["handler"], registry=r)
+        self.pool_active = Gauge(
+            "container_pool_active", "Handler instances running a task.", ["handler"], registry=r
+        )
+        self.pool_idle = Gauge(
+            "container_pool_idle", "Handler instances waiting for a task.", ["handler"], registry=r
+        )
         self.pool_restarting = Gauge(
             "container_pool_restarting", "Handler instances being (re)started.", ["handler"], registry=r
         )
         self.completed = Counter("tasks_completed", "Tasks completed.", ["task_type"], registry=r)
         self.failed = Counter("tasks_failed", "Tasks failed for good.", ["task_type"], registry=r)
-        self.retried = Counter("tasks_retried", "Attempts scheduled again after a failure.", ["task_type"], registry=r)
+        self.retried = Counter(
+            "tasks_retried", "Attempts scheduled again after a failure.", ["task_type"], registry=r
+        )
         self.crashes = Counter(
             "handler_crashes", "Handlers that exited with a task in hand.", ["task_type"], registry=r
         )
-        self.timeouts = Counter("handler_timeouts", "Attempts stopped at their timeout.", ["task_type"], registry=r)
+        self.timeouts = Counter(
+            "handler_timeouts", "Attempts stopped at their timeout.", ["task_type"], registry=r
+        )
         self.duration = Histogram(
             "task_duration_seconds",
             "Time one attempt ran in its handler.",

@@ -363,7 +363,9 @@ class HandlerPool:
                     "last_exit_code": s.last_exit_code,
                     "last_error": s.last_error,
                     "next_start_in": (
-                        round(max(0.0, s.next_start_at - time.time()), 3) if s.next_start_at is not None else None
+                        round(max(0.0, s.next_start_at - time.time()), 3)
+                        if s.next_start_at is not None
+                        else None
                     ),
                 }
                 for s in self.slots

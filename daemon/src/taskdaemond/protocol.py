@@ -20,7 +20,9 @@ EVENT_SCHEMA = "event.schema.json"
 KNOWN_EVENTS = frozenset({"log", "progress"})
 
 
-def task_line(task_id: str, task_type_json: str, data_json: str, attempt: int, tags_json: str | None = None) -> bytes:
+def task_line(
+    task_id: str, task_type_json: str, data_json: str, attempt: int, tags_json: str | None = None
+) -> bytes:
     """The task message, one LF-terminated line. ``task_type_json`` is the type as a JSON string
     (encoded once per instance), ``data_json`` compact JSON of an object, ``tags_json`` of the
     task's tags (the optional ``tags`` field, left out when the task has none)."""
@@ -69,7 +71,7 @@ def _short(raw: bytes, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
-def classify_line(raw: bytes) -> StdoutLine | None:
+def classify_line(raw: bytes) -> StdoutLine | None:  # noqa: PLR0911 - one return per kind of line
     """What one stdout line is; None for a blank line (skipped silently)."""
     stripped = raw.strip()
     if not stripped:

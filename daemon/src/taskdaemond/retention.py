@@ -11,7 +11,6 @@ the file system. ``taskdaemond prune`` runs the same pass (``prune_once``) from 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from taskdaemond import defaults
 from taskdaemond.config import DaemonSettings
 from taskdaemond.metrics import DaemonMetrics
+from taskdaemond.periodic import Periodic
 from taskdaemond.queue.base import Storage, TaskQueue
 from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
 
@@ -105,10 +105,15 @@ async def prune_once(
     return report
 
 
-class Pruner:
+class Pruner(Periodic):
     """Runs ``prune_once`` every ``interval`` seconds until stopped, counting in ``metrics``."""
 
-    def __init__(self, queue: TaskQueue, policy: RetentionPolicy, metrics: DaemonMetrics, interval: float) -> None:
+    name = "pruner"
+    eager = True  # sizes and a first pass at once
+
+    def __init__(
+        self, queue: TaskQueue, policy: RetentionPolicy, metrics: DaemonMetrics, interval: float
+    ) -> None:
         self._queue = queue
         self.policy = policy
         self._metrics = metrics
@@ -116,22 +121,6 @@ class Pruner:
         #: Why the last pass failed (e.g. the database is unreachable), or None.
         self.last_error: str | None = None
         self.last_report: PruneReport | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="pruner")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await self.run_once()
-            await asyncio.sleep(self.interval)
 
     async def run_once(self) -> PruneReport | None:
         """One pass (or, with retention off, only the size); failures are logged and tried again."""
@@ -199,7 +188,9 @@ async def prune_command(
     cap = None if custom else configured.max_finished
     queue = open_queue(settings)
     if vacuum and not isinstance(queue, SqliteQueue):
-        raise PruneRefused("--vacuum is for the SQLite queue; PostgreSQL's autovacuum gives space back itself")
+        raise PruneRefused(
+            "--vacuum is for the SQLite queue; PostgreSQL's autovacuum gives space back itself"
+        )
     await queue.open(recover=False)
     try:
         answer: dict[str, object] = {"dry_run": dry_run, "database": str(settings.db_path)}

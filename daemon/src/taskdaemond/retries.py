@@ -52,7 +52,13 @@ def decide(
         return _aborted(task, outcome, policy, now)
     crashed = outcome.counter == "crashes"
     error = AttemptError(
-        task.attempt, outcome.message, outcome.error_type, outcome.retryable, outcome.traceback, crashed=crashed, at=now
+        task.attempt,
+        outcome.message,
+        outcome.error_type,
+        outcome.retryable,
+        outcome.traceback,
+        crashed=crashed,
+        at=now,
     )
     extra = (outcome.counter,) if outcome.counter else ()
     if outcome.retryable and task.attempt < task.max_retries:

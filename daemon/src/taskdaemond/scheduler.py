@@ -49,12 +49,16 @@ class Scheduler:
             engine_executable=engine_executable,
         )
         # A queue shared with other daemons: claims are leases, renewed while held.
-        self._leases = LeaseKeeper(queue, self.dispatcher.held_task_ids, self._reclaimed) if queue.shared else None
+        self._leases = (
+            LeaseKeeper(queue, self.dispatcher.held_task_ids, self._reclaimed) if queue.shared else None
+        )
         self.service = TaskService(
             config, queue, self.dispatcher, metrics, daemon_id=self.daemon_id, leases=self._leases
         )
         # Finished tasks older than their retention (or beyond the cap) are pruned in batches.
-        self.pruner = Pruner(queue, RetentionPolicy.from_settings(config.daemon), metrics, config.daemon.prune_interval)
+        self.pruner = Pruner(
+            queue, RetentionPolicy.from_settings(config.daemon), metrics, config.daemon.prune_interval
+        )
         # New tasks and cancels arriving through other daemons are announced by the queue.
         queue.bind(self.daemon_id, self.dispatcher.notify, self.service.cancelled_elsewhere)
         queue.watch_changes(self.service.changed_elsewhere)

@@ -107,7 +107,9 @@ def database_problem(config: Config) -> str | None:
     try:
         from taskdaemond.queue.postgres import preflight  # noqa: PLC0415 - an optional dependency
     except ImportError as exc:
-        return f'the postgres queue needs psycopg ({exc}); install it with: pip install "taskdaemond[postgres]"'
+        return (
+            f'the postgres queue needs psycopg ({exc}); install it with: pip install "taskdaemond[postgres]"'
+        )
     return preflight(url)
 
 

@@ -129,7 +129,9 @@ class TaskService:
         cursor: str | None = None,
         filters: TaskFilters | None = None,
     ) -> TaskPage:
-        return await self._queue.list(status=status, task_type=task_type, limit=limit, cursor=cursor, filters=filters)
+        return await self._queue.list(
+            status=status, task_type=task_type, limit=limit, cursor=cursor, filters=filters
+        )
 
     async def wait_final(self, task_id: str, timeout: float) -> TaskRecord:
         """The task once it is final, or as it is after ``timeout`` seconds."""
@@ -183,7 +185,9 @@ class TaskService:
         if before is None:
             raise TaskNotFound(task_id)
         if before is TaskStatus.PROCESSING:
-            if not self._dispatcher.cancel(task_id) and not await self._queue.cancel_elsewhere(task_id, time.time()):
+            if not self._dispatcher.cancel(task_id) and not await self._queue.cancel_elsewhere(
+                task_id, time.time()
+            ):
                 raise InvalidTaskState(f"task {task_id} is finishing; try again")
             await self.wait_final(task_id, defaults.HANDLER_TERM_GRACE + defaults.HANDLER_EOF_GRACE)
         elif before.is_final:

@@ -19,7 +19,9 @@ class TaskStatus(StrEnum):
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED})
+FINAL_STATUSES = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.INTERRUPTED}
+)
 
 #: Statuses from which POST /api/tasks/{id}/redrive starts a task again.
 REDRIVABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.INTERRUPTED})

@@ -73,7 +73,8 @@ class GroupWriter:
                 # Nothing is lost: the tasks stay "processing" and run again, at the next start (SQLite)
                 # or when their lease lapses (PostgreSQL).
                 log.exception(
-                    "could not record %d outcomes; they will run again (after a restart, or once their lease lapses)",
+                    "could not record %d outcomes; they will run again "
+                    "(after a restart, or once their lease lapses)",
                     len(transitions),
                 )
                 continue

@@ -14,7 +14,9 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture
 def guarded(daemon_factory: Any) -> Any:
-    return daemon_factory({"echo": handler_table("behave", instances=1)}, {"token": TOKEN, "shutdown_grace": 1})
+    return daemon_factory(
+        {"echo": handler_table("behave", instances=1)}, {"token": TOKEN, "shutdown_grace": 1}
+    )
 
 
 def test_health_without_the_token_tells_liveness_only(guarded: Any) -> None:
@@ -34,7 +36,9 @@ def test_health_without_a_token_configured_shows_everything(daemon_factory: Any)
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
 def test_the_bearer_scheme_name_is_case_insensitive(guarded: Any, scheme: str) -> None:
-    response = httpx.get(f"{guarded.url}/api/tasks", headers={"Authorization": f"{scheme} {TOKEN}"}, timeout=10)
+    response = httpx.get(
+        f"{guarded.url}/api/tasks", headers={"Authorization": f"{scheme} {TOKEN}"}, timeout=10
+    )
     assert response.status_code == 200, response.text
 
 
@@ -59,7 +63,7 @@ def test_a_cancel_that_loses_to_completion_is_a_409_with_the_status(daemon_facto
             sleep = 0.02 + (n % 10) * 0.01
             task_id = client.post("/queue", json={"type": "echo", "data": {"sleep": sleep}}).json()["task_id"]
             wait_until(
-                lambda: client.get(f"/api/tasks/{task_id}").json()["status"] != "pending",  # noqa: B023
+                lambda task_id=task_id: client.get(f"/api/tasks/{task_id}").json()["status"] != "pending",
                 timeout=20,
                 interval=0.005,
                 what="task started",
@@ -68,7 +72,9 @@ def test_a_cancel_that_loses_to_completion_is_a_409_with_the_status(daemon_facto
             answers.append((response.status_code, response.json()))
             if response.status_code == 409:
                 final = wait_until(
-                    lambda: client.get(f"/api/tasks/{task_id}").json()["status"] in ("completed", "cancelled"),  # noqa: B023
+                    lambda task_id=task_id: (
+                        client.get(f"/api/tasks/{task_id}").json()["status"] in ("completed", "cancelled")
+                    ),
                     what="task final",
                 )
                 assert final
@@ -78,4 +84,6 @@ def test_a_cancel_that_loses_to_completion_is_a_409_with_the_status(daemon_facto
             assert body["status"] == "cancelled", body
         else:
             assert body["status"] in ("completed", "processing", "cancelled") and "task_id" in body, body
-            assert "not cancelled" in body["error"] or "finishing" in body["error"] or "already" in body["error"]
+            assert (
+                "not cancelled" in body["error"] or "finishing" in body["error"] or "already" in body["error"]
+            )

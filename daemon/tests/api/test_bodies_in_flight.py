@@ -77,7 +77,9 @@ def test_concurrent_large_bodies_stay_within_the_budget(daemon_factory: Any, bud
     grown = peak_rss_mb(pid) - before
     print(f"budget {budget}: statuses {sorted(statuses)}, peak RSS {before:.0f} MB -> +{grown:.0f} MB")
     if budget == BUDGET:
-        assert statuses.count(b"200") >= 1 and statuses.count(b"503") >= CLIENTS - BUDGET // MAX_BODY - 1, statuses
+        assert statuses.count(b"200") >= 1 and statuses.count(b"503") >= CLIENTS - BUDGET // MAX_BODY - 1, (
+            statuses
+        )
         assert set(statuses) <= {b"200", b"503"}, statuses
         refused = next(answer for answer in answers if answer.startswith(b"HTTP/1.1 503"))
         assert b"retry-after: 1" in refused.lower() and b"in flight" in refused

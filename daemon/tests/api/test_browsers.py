@@ -33,12 +33,16 @@ def status_of(daemon: Any, task_id: str) -> str:
     return status
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example", "10.1.2.3"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example", "10.1.2.3"]
+)
 def test_a_foreign_host_header_gets_a_json_400(daemon: Any, host: str) -> None:
     headers = {"Host": host.format(port=daemon.port)}
     before = httpx.get(f"{daemon.url}/api/metrics", timeout=10).json()["tasks"]
     for method, path in (("GET", "/api/tasks"), ("POST", "/queue"), ("GET", "/health")):
-        response = httpx.request(method, f"{daemon.url}{path}", json={"type": "echo"}, headers=headers, timeout=10)
+        response = httpx.request(
+            method, f"{daemon.url}{path}", json={"type": "echo"}, headers=headers, timeout=10
+        )
         assert response.status_code == 400, (path, response.text)
         assert "not allowed" in response.json()["error"]
     assert httpx.get(f"{daemon.url}/api/metrics", timeout=10).json()["tasks"] == before
@@ -46,21 +50,34 @@ def test_a_foreign_host_header_gets_a_json_400(daemon: Any, host: str) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST", "[::1]:{port}", "tasks.internal:{port}", "other.example"],
+    [
+        "127.0.0.1:{port}",
+        "localhost:{port}",
+        "LOCALHOST",
+        "[::1]:{port}",
+        "tasks.internal:{port}",
+        "other.example",
+    ],
 )
 def test_the_bound_address_localhost_and_configured_names_are_answered(daemon: Any, host: str) -> None:
-    response = httpx.get(f"{daemon.url}/api/tasks", headers={"Host": host.format(port=daemon.port)}, timeout=10)
+    response = httpx.get(
+        f"{daemon.url}/api/tasks", headers={"Host": host.format(port=daemon.port)}, timeout=10
+    )
     assert response.status_code == 200, response.text
 
 
 def test_a_cross_origin_cancel_is_refused_and_changes_nothing(daemon: Any) -> None:
     task_id = pending_task(daemon)
     for origin in ("http://evil.example", "null", "https://attacker.test:8443"):
-        response = httpx.post(f"{daemon.url}/api/tasks/{task_id}/cancel", headers={"Origin": origin}, timeout=10)
+        response = httpx.post(
+            f"{daemon.url}/api/tasks/{task_id}/cancel", headers={"Origin": origin}, timeout=10
+        )
         assert response.status_code == 403 and "cross-origin" in response.json()["error"], response.text
     assert status_of(daemon, task_id) == "pending"
     own = httpx.post(
-        f"{daemon.url}/api/tasks/{task_id}/cancel", headers={"Origin": f"http://127.0.0.1:{daemon.port}"}, timeout=10
+        f"{daemon.url}/api/tasks/{task_id}/cancel",
+        headers={"Origin": f"http://127.0.0.1:{daemon.port}"},
+        timeout=10,
     )
     assert own.status_code == 200 and own.json()["status"] == "cancelled"
 
@@ -71,5 +88,7 @@ def test_an_html_form_post_is_refused_with_415(daemon: Any) -> None:
     response = httpx.post(f"{daemon.url}/api/tasks/{task_id}/cancel", content="x=1", headers=form, timeout=10)
     assert response.status_code == 415 and "application/json" in response.json()["error"]
     assert status_of(daemon, task_id) == "pending"
-    submit = httpx.post(f"{daemon.url}/queue", content='{"type": "echo"}', headers={"content-type": "text/plain"})
+    submit = httpx.post(
+        f"{daemon.url}/queue", content='{"type": "echo"}', headers={"content-type": "text/plain"}
+    )
     assert submit.status_code == 415

@@ -133,7 +133,9 @@ def test_headers_past_the_limit_get_431(limited: Daemon) -> None:
 
 
 def test_a_client_that_stops_mid_headers_is_closed_after_the_timeout(limited: Daemon) -> None:
-    with socket.create_connection(("127.0.0.1", limited.port), timeout=defaults.HTTP_HEADER_TIMEOUT + 20) as sock:
+    with socket.create_connection(
+        ("127.0.0.1", limited.port), timeout=defaults.HTTP_HEADER_TIMEOUT + 20
+    ) as sock:
         sock.sendall(b"POST /queue HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         started = time.monotonic()
         answer = sock.recv(65536)

@@ -40,7 +40,9 @@ from taskdaemond.statuses import TaskStatus
         (HTTPException(405, "Method Not Allowed"), 405, {"error": "Method Not Allowed"}),
     ],
 )
-def test_each_exception_gets_its_status_and_an_error_body(exc: Exception, status: int, body: dict[str, object]) -> None:
+def test_each_exception_gets_its_status_and_an_error_body(
+    exc: Exception, status: int, body: dict[str, object]
+) -> None:
     response = error_response(exc)
     assert response.status_code == status
     assert json.loads(bytes(response.body)) == body

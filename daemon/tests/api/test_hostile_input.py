@@ -10,26 +10,17 @@ import httpx
 import pytest
 
 from taskdaemond import defaults
-from tests.helpers import Daemon, handler_table, write_config
+from tests.helpers import Daemon, handler_table, serving
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("hostile")
-    config = write_config(
-        tmp / "handlers.toml",
+    with serving(
+        tmp_path_factory.mktemp("hostile"),
         {"hello": handler_table("behave", instances=1)},
-        {"db_path": str(tmp / "queue.db"), "shutdown_grace": 1},
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[httpx.Client]:
-    with daemon.client() as c:
-        yield c
+        {"shutdown_grace": 1},
+    ) as instance:
+        yield instance
 
 
 def post_raw(client: httpx.Client, path: str, body: str | bytes) -> httpx.Response:
@@ -97,7 +88,9 @@ def test_the_longest_delay_is_accepted_and_the_api_still_answers(client: httpx.C
         ({"limit": "1e3"}, "limit"),
     ],
 )
-def test_list_parameters_out_of_range_are_refused(client: httpx.Client, params: dict[str, str], field: str) -> None:
+def test_list_parameters_out_of_range_are_refused(
+    client: httpx.Client, params: dict[str, str], field: str
+) -> None:
     response = client.get("/api/tasks", params=params)
     assert response.status_code == 400, response.text
     assert field in response.json()["error"]

@@ -10,31 +10,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Daemon, handler_table, wait_until, write_config
+from tests.helpers import Daemon, handler_table, serving, wait_until
 
 FAST_BACKOFF = {"initial": 0.05, "max": 0.2, "jitter": 0}
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("api")
-    config = write_config(
-        tmp / "handlers.toml",
+    with serving(
+        tmp_path_factory.mktemp("api"),
         {
             "echo": handler_table("behave", backoff=FAST_BACKOFF),
             "hang": handler_table("hang", instances=1, timeout=120),
         },
-        {"db_path": str(tmp / "queue.db"), "max_body_size": 1_000_000, "shutdown_grace": 1},
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[httpx.Client]:
-    with daemon.client() as c:
-        yield c
+        {"max_body_size": 1_000_000, "shutdown_grace": 1},
+    ) as instance:
+        yield instance
 
 
 def submit(client: httpx.Client, body: dict[str, Any]) -> str:
@@ -66,7 +57,11 @@ def test_get_without_wait_answers_at_once_with_the_current_status(client: httpx.
 
 def test_task_record_holds_attempts_errors_logs_and_progress(client: httpx.Client) -> None:
     task_id = submit(
-        client, {"type": "echo", "data": {"fail": "flaky", "retryable": True, "succeed_on_attempt": 1, "events": True}}
+        client,
+        {
+            "type": "echo",
+            "data": {"fail": "flaky", "retryable": True, "succeed_on_attempt": 1, "events": True},
+        },
     )
     task = wait(client, task_id)
     assert task["status"] == "completed" and task["attempts"] == 2
@@ -100,7 +95,9 @@ def test_idempotency_key_returns_the_first_task(client: httpx.Client) -> None:
 
 
 def test_batch_submits_many_tasks_at_once(client: httpx.Client) -> None:
-    response = client.post("/queue/batch", json={"tasks": [{"type": "echo", "data": {"echo": n}} for n in range(20)]})
+    response = client.post(
+        "/queue/batch", json={"tasks": [{"type": "echo", "data": {"echo": n}} for n in range(20)]}
+    )
     assert response.status_code == 200
     ids = response.json()["task_ids"]
     assert len(set(ids)) == 20
@@ -122,7 +119,8 @@ def test_list_filters_by_status_and_type_and_pages(client: httpx.Client) -> None
     assert len(page["tasks"]) == 2 and page["next_cursor"]
     assert all(t["status"] == "completed" and t["task_type"] == "echo" for t in page["tasks"])
     second = client.get(
-        "/api/tasks", params={"type": "echo", "status": "completed", "limit": 2, "cursor": page["next_cursor"]}
+        "/api/tasks",
+        params={"type": "echo", "status": "completed", "limit": 2, "cursor": page["next_cursor"]},
     ).json()
     assert {t["id"] for t in second["tasks"]}.isdisjoint({t["id"] for t in page["tasks"]})
 
@@ -169,17 +167,28 @@ def test_cancel_pending_task(client: httpx.Client) -> None:
 
 def test_cancel_running_task_stops_its_handler(client: httpx.Client, daemon: Daemon) -> None:
     task_id = submit(client, {"type": "hang", "data": {}})
-    wait_until(lambda: client.get(f"/api/tasks/{task_id}").json()["status"] == "processing", what="task running")
+    wait_until(
+        lambda: client.get(f"/api/tasks/{task_id}").json()["status"] == "processing", what="task running"
+    )
     response = client.post(f"/api/tasks/{task_id}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
-    wait_until(lambda: client.get("/health").json()["pools"]["hang"]["idle"] == 1, what="hang instance restarted")
+    wait_until(
+        lambda: client.get("/health").json()["pools"]["hang"]["idle"] == 1, what="hang instance restarted"
+    )
 
 
 def test_health_reports_queue_depth_and_pool_state(client: httpx.Client) -> None:
     health = client.get("/health").json()
     assert health["status"] == "healthy"
     assert health["queue_depth"] == health["tasks"]["pending"]
-    assert set(health["tasks"]) == {"pending", "processing", "completed", "failed", "cancelled", "interrupted"}
+    assert set(health["tasks"]) == {
+        "pending",
+        "processing",
+        "completed",
+        "failed",
+        "cancelled",
+        "interrupted",
+    }
     echo = health["pools"]["echo"]
     assert echo["instances"] == 2 and len(echo["slots"]) == 2 and echo["crash_loop"] is False
 
@@ -236,14 +245,17 @@ def test_openapi_document_and_docs_page_are_served(client: httpx.Client) -> None
         ("", 400, "malformed JSON"),
     ],
 )
-def test_bad_submit_gets_a_4xx_saying_what_is_wrong(client: httpx.Client, body: str, status: int, message: str) -> None:
+def test_bad_submit_gets_a_4xx_saying_what_is_wrong(
+    client: httpx.Client, body: str, status: int, message: str
+) -> None:
     response = client.post("/queue", content=body, headers={"content-type": "application/json"})
     assert response.status_code == status
     assert message in response.json()["error"]
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", None]
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", None],
 )
 def test_a_body_that_is_not_declared_json_gets_415(client: httpx.Client, content_type: str | None) -> None:
     headers = {"content-type": content_type} if content_type else {}
@@ -258,7 +270,9 @@ def test_a_body_that_is_not_declared_json_gets_415(client: httpx.Client, content
     "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/vnd.x+json"]
 )
 def test_json_content_types_are_accepted(client: httpx.Client, content_type: str) -> None:
-    response = client.post("/queue", content='{"type": "echo", "data": {}}', headers={"content-type": content_type})
+    response = client.post(
+        "/queue", content='{"type": "echo", "data": {}}', headers={"content-type": content_type}
+    )
     assert response.status_code == 200, response.text
 
 

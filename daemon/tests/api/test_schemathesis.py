@@ -23,7 +23,9 @@ CONFIG = '[parameters]\n"query.wait" = 0.5\n'
 
 
 @pytest.mark.parametrize("token", [None, "st-token"], ids=["open", "token"])
-def test_the_api_answers_as_its_openapi_document_says(daemon_factory: Any, tmp_path: Path, token: str | None) -> None:
+def test_the_api_answers_as_its_openapi_document_says(
+    daemon_factory: Any, tmp_path: Path, token: str | None
+) -> None:
     daemon = daemon_factory(
         {"echo": handler_table("behave", instances=1), "other": handler_table("behave", instances=1)},
         {"shutdown_grace": 1, **({"token": token} if token else {})},

@@ -13,22 +13,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Daemon, handler_table, wait_until, write_config
+from tests.helpers import Daemon, handler_table, serving, wait_until, write_config
 
 Event = tuple[str, Any, str | None]
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("streams")
-    config = write_config(
-        tmp / "handlers.toml",
+    with serving(
+        tmp_path_factory.mktemp("streams"),
         {"steps": handler_table("steps", instances=2), "other": handler_table("steps", instances=1)},
-        {"db_path": str(tmp / "queue.db"), "shutdown_grace": 1},
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
+        {"shutdown_grace": 1},
+    ) as instance:
+        yield instance
 
 
 def submit(daemon: Daemon, task_type: str, data: dict[str, Any]) -> str:
@@ -60,7 +57,9 @@ def iter_events(
                 name, data, event_id = "message", "", None
 
 
-def read_events(daemon: Daemon, path: str, *, limit: int = 200, headers: dict[str, str] | None = None) -> list[Event]:
+def read_events(
+    daemon: Daemon, path: str, *, limit: int = 200, headers: dict[str, str] | None = None
+) -> list[Event]:
     """The events of a stream until ``end``; bounded in count and time."""
     events: list[Event] = []
     for event in iter_events(daemon, path, headers=headers):
@@ -71,11 +70,16 @@ def read_events(daemon: Daemon, path: str, *, limit: int = 200, headers: dict[st
     return events
 
 
-def test_task_stream_sends_history_then_live_events_until_the_task_is_final(daemon: Daemon, tmp_path: Path) -> None:
+def test_task_stream_sends_history_then_live_events_until_the_task_is_final(
+    daemon: Daemon, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     task_id = submit(daemon, "steps", {"steps": 4, "gate": str(gate)})
     # Half way: the first two steps are history by the time the stream opens.
-    wait_until(lambda: len(httpx.get(f"{daemon.url}/api/tasks/{task_id}").json()["logs"]) >= 4, what="two steps stored")
+    wait_until(
+        lambda: len(httpx.get(f"{daemon.url}/api/tasks/{task_id}").json()["logs"]) >= 4,
+        what="two steps stored",
+    )
     threading.Timer(0.5, gate.touch).start()  # the rest happens while the stream is open
     events = read_events(daemon, f"/api/tasks/{task_id}/events")
     names = [name for name, _, _ in events]
@@ -142,11 +146,15 @@ def test_stream_of_every_task_filters_by_tag(daemon: Daemon) -> None:
     threading.Thread(target=listen, daemon=True).start()
     assert opened.wait(15), "the stream did not open"
     blue = httpx.post(
-        f"{daemon.url}/queue", json={"type": "steps", "data": {"steps": 1}, "tags": {"team": "blue"}}, timeout=10
+        f"{daemon.url}/queue",
+        json={"type": "steps", "data": {"steps": 1}, "tags": {"team": "blue"}},
+        timeout=10,
     ).json()["task_id"]
     httpx.get(f"{daemon.url}/api/tasks/{blue}", params={"wait": 30}, timeout=40)
     red = httpx.post(
-        f"{daemon.url}/queue", json={"type": "steps", "data": {"steps": 1}, "tags": {"team": "red"}}, timeout=10
+        f"{daemon.url}/queue",
+        json={"type": "steps", "data": {"steps": 1}, "tags": {"team": "red"}},
+        timeout=10,
     ).json()["task_id"]
     assert done.wait(30), collected
     tasks = [data for name, data, _ in collected if name == "task"]
@@ -156,7 +164,9 @@ def test_stream_of_every_task_filters_by_tag(daemon: Daemon) -> None:
 
 def test_daemon_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
     config = write_config(
-        tmp_path / "handlers.toml", {"steps": handler_table("steps", instances=1)}, {"db_path": str(tmp_path / "q.db")}
+        tmp_path / "handlers.toml",
+        {"steps": handler_table("steps", instances=1)},
+        {"db_path": str(tmp_path / "q.db")},
     )
     instance = Daemon(config, tmp_path / "daemon.log").start()
     try:

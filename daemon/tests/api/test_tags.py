@@ -10,26 +10,15 @@ import httpx
 import pytest
 
 from taskdaemond import defaults
-from tests.helpers import Daemon, handler_table, write_config
+from tests.helpers import Daemon, handler_table, serving
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("tags")
-    config = write_config(
-        tmp / "handlers.toml",
-        {"steps": handler_table("steps", instances=1)},
-        {"db_path": str(tmp / "queue.db"), "shutdown_grace": 1},
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
-
-
-@pytest.fixture
-def client(daemon: Daemon) -> Iterator[httpx.Client]:
-    with daemon.client() as c:
-        yield c
+    with serving(
+        tmp_path_factory.mktemp("tags"), {"steps": handler_table("steps", instances=1)}, {"shutdown_grace": 1}
+    ) as instance:
+        yield instance
 
 
 def submit(client: httpx.Client, **body: Any) -> httpx.Response:
@@ -41,7 +30,9 @@ def test_tags_are_stored_returned_and_given_to_the_handler(client: httpx.Client)
     assert answer.status_code == 200, answer.text
     task = client.get(f"/api/tasks/{answer.json()['task_id']}", params={"wait": 30}).json()
     assert task["tags"] == {"tenant": "acme", "source": "import:2026"}
-    assert task["result"] == {"tags": {"tenant": "acme", "source": "import:2026"}}, "the handler saw task.tags"
+    assert task["result"] == {"tags": {"tenant": "acme", "source": "import:2026"}}, (
+        "the handler saw task.tags"
+    )
     plain = client.get(f"/api/tasks/{submit(client).json()['task_id']}", params={"wait": 30}).json()
     assert plain["tags"] == {} and plain["result"] == {"tags": {}}
 
@@ -83,7 +74,8 @@ def test_tags_out_of_bounds_are_refused(client: httpx.Client, tags: Any, why: st
 
 def test_tags_at_the_bounds_are_accepted(client: httpx.Client) -> None:
     tags = {
-        f"{n:0{defaults.MAX_TAG_KEY_LENGTH}d}": "v" * defaults.MAX_TAG_VALUE_LENGTH for n in range(defaults.MAX_TAGS)
+        f"{n:0{defaults.MAX_TAG_KEY_LENGTH}d}": "v" * defaults.MAX_TAG_VALUE_LENGTH
+        for n in range(defaults.MAX_TAGS)
     }
     answer = submit(client, tags=tags)
     assert answer.status_code == 200, answer.text

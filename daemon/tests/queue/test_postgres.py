@@ -32,7 +32,9 @@ def test_queues_opening_at_once_on_an_empty_database_apply_each_migration_once(p
     assert [f"{v:04d}_{n}" for v, n in rows] == shipped
 
 
-def test_two_daemons_starting_at_the_same_moment_run_the_migrations_once(tmp_path: Path, postgres_url: str) -> None:
+def test_two_daemons_starting_at_the_same_moment_run_the_migrations_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
     with fleet(tmp_path, postgres_url) as daemons:
         first = daemons.start(wait=False)
         second = daemons.start(wait=False)
@@ -42,7 +44,9 @@ def test_two_daemons_starting_at_the_same_moment_run_the_migrations_once(tmp_pat
     for migration in load(postgres_sql.MIGRATIONS_PACKAGE):
         line = f"applied migration {migration.version:04d}_{migration.name}"
         assert sum(log.count(line) for log in logs) == 1, logs
-    assert len(query(postgres_url, "SELECT * FROM taskdaemon_migrations")) == len(load(postgres_sql.MIGRATIONS_PACKAGE))
+    assert len(query(postgres_url, "SELECT * FROM taskdaemon_migrations")) == len(
+        load(postgres_sql.MIGRATIONS_PACKAGE)
+    )
 
 
 def test_an_expired_lease_is_reclaimed_by_another_daemon_and_the_late_outcome_is_dropped(
@@ -73,7 +77,9 @@ def test_an_expired_lease_is_reclaimed_by_another_daemon_and_the_late_outcome_is
             assert (record.status, record.result) == (TaskStatus.PROCESSING, None)
             assert [e["error_type"] for e in record.errors] == ["LeaseExpired"]
             assert "daemon dead stopped renewing" in (record.last_error or "")
-            await alive.record([Transition(task_id, TaskStatus.COMPLETED, result_json='"ok"', seq=again.seq)], [], 2.0)
+            await alive.record(
+                [Transition(task_id, TaskStatus.COMPLETED, result_json='"ok"', seq=again.seq)], [], 2.0
+            )
             record = await alive.get(task_id)
             assert record is not None
             assert (record.status, record.result, record.attempts) == (TaskStatus.COMPLETED, "ok", 2)

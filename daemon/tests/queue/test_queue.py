@@ -49,7 +49,9 @@ def run(queue: TaskQueue, scenario: Callable[[TaskQueue], Awaitable[T]]) -> T:
 
 
 def new(task_type: str = "echo", data: str = "{}", priority: int = 50, **kw: Any) -> NewTask:
-    return NewTask(task_type=task_type, data_json=data, priority=priority, max_retries=kw.pop("max_retries", 3), **kw)
+    return NewTask(
+        task_type=task_type, data_json=data, priority=priority, max_retries=kw.pop("max_retries", 3), **kw
+    )
 
 
 NOW = 1_000_000.0
@@ -154,9 +156,15 @@ def test_retry_keeps_every_error_and_runs_with_the_next_attempt(make_queue: Queu
         for attempt in range(2):
             [claimed] = await q.claim("echo", 1, NOW + 10 * attempt)
             assert claimed.attempt == attempt
-            error = AttemptError(attempt, f"err {attempt}", "Crash", True, traceback="tb", crashed=True, at=NOW)
+            error = AttemptError(
+                attempt, f"err {attempt}", "Crash", True, traceback="tb", crashed=True, at=NOW
+            )
             await q.record(
-                [Transition(task_id, TaskStatus.PENDING, error=error, run_at=NOW + 10 * attempt + 5, crashed=True)],
+                [
+                    Transition(
+                        task_id, TaskStatus.PENDING, error=error, run_at=NOW + 10 * attempt + 5, crashed=True
+                    )
+                ],
                 [],
                 NOW,
             )
@@ -178,8 +186,14 @@ def test_events_are_stored_as_logs_and_the_latest_progress(make_queue: QueueFact
         await q.record(
             [],
             [
-                TaskEvent(task_id, NOW, {"event": "log", "task_id": task_id, "level": "info", "message": "hi"}),
-                TaskEvent(task_id, NOW, {"event": "progress", "task_id": task_id, "progress": 0.4, "message": "going"}),
+                TaskEvent(
+                    task_id, NOW, {"event": "log", "task_id": task_id, "level": "info", "message": "hi"}
+                ),
+                TaskEvent(
+                    task_id,
+                    NOW,
+                    {"event": "progress", "task_id": task_id, "progress": 0.4, "message": "going"},
+                ),
             ],
             NOW,
         )
@@ -350,7 +364,9 @@ def test_sqlite_keeps_only_the_claim_index_of_the_selection_in_use(tmp_path: Pat
     assert "tasks_claim_fifo" in indexes() and "tasks_claim_priority" not in indexes()
 
 
-def test_list_filters_by_creation_time_and_error_text_and_pages_oldest_first(make_queue: QueueFactory) -> None:
+def test_list_filters_by_creation_time_and_error_text_and_pages_oldest_first(
+    make_queue: QueueFactory,
+) -> None:
     from taskdaemond.queue.models import TaskFilters
 
     async def scenario(q: TaskQueue) -> None:
@@ -362,7 +378,9 @@ def test_list_filters_by_creation_time_and_error_text_and_pages_oldest_first(mak
         await q.record([Transition(first.id, TaskStatus.FAILED, error=error)], [], NOW + 101)
 
         async def ids(**filters: Any) -> list[str]:
-            page = await q.list(status=None, task_type=None, limit=10, cursor=None, filters=TaskFilters(**filters))
+            page = await q.list(
+                status=None, task_type=None, limit=10, cursor=None, filters=TaskFilters(**filters)
+            )
             return [t.id for t in page.tasks]
 
         assert await ids(since=NOW + 50) == late[::-1]
@@ -387,7 +405,12 @@ def test_tags_are_stored_returned_claimed_and_filtered(make_queue: QueueFactory)
         tagged, other, plain = [
             i
             for i, _ in await q.submit(
-                [new(tags_json='{"tenant":"acme","env":"prod"}'), new(tags_json='{"tenant":"globex"}'), new()], NOW
+                [
+                    new(tags_json='{"tenant":"acme","env":"prod"}'),
+                    new(tags_json='{"tenant":"globex"}'),
+                    new(),
+                ],
+                NOW,
             )
         ]
         record = await q.get(tagged)

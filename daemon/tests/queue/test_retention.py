@@ -18,13 +18,20 @@ from tests.queue.test_queue import NOW, QueueFactory, make_queue, new, run
 __all__ = ["make_queue"]  # the fixture, imported to run every test against every queue
 
 
-async def finish(q: TaskQueue, status: TaskStatus, at: float, count: int = 1, key: str | None = None) -> list[str]:
+async def finish(
+    q: TaskQueue, status: TaskStatus, at: float, count: int = 1, key: str | None = None
+) -> list[str]:
     """``count`` tasks submitted and claimed at NOW, then ending in ``status`` at ``at``."""
     await q.submit([new(idempotency_key=key) for _ in range(count)], NOW)
     claimed = await q.claim("echo", count, NOW)
     error = AttemptError(0, "no", "E", retryable=False) if status is not TaskStatus.COMPLETED else None
     await q.record(
-        [Transition(t.id, status, result_json="1", error=error, seq=t.seq, task_type="echo") for t in claimed], [], at
+        [
+            Transition(t.id, status, result_json="1", error=error, seq=t.seq, task_type="echo")
+            for t in claimed
+        ],
+        [],
+        at,
     )
     return [t.id for t in claimed]
 
@@ -75,7 +82,9 @@ def test_the_cap_keeps_the_newest_finished_tasks_whatever_their_status(make_queu
     async def scenario(q: TaskQueue) -> None:
         oldest = await finish(q, TaskStatus.FAILED, NOW + 1)
         older = await finish(q, TaskStatus.COMPLETED, NOW + 2)
-        kept = await finish(q, TaskStatus.INTERRUPTED, NOW + 3) + await finish(q, TaskStatus.COMPLETED, NOW + 4)
+        kept = await finish(q, TaskStatus.INTERRUPTED, NOW + 3) + await finish(
+            q, TaskStatus.COMPLETED, NOW + 4
+        )
         [(waiting, _)] = await q.submit([new()], NOW)
         assert await q.count_finished() == 4
         assert await q.prune_excess(keep=2, limit=1) == {TaskStatus.FAILED: 1}
@@ -101,8 +110,12 @@ def test_the_events_of_a_pruned_task_go_with_it(make_queue: QueueFactory) -> Non
     async def scenario(q: TaskQueue) -> None:
         [(task_id, _)] = await q.submit([new()], NOW)
         [claimed] = await q.claim("echo", 1, NOW)
-        log = TaskEvent(task_id, NOW + 1, {"event": "log", "task_id": task_id, "level": "info", "message": "hi"})
-        await q.record([Transition(task_id, TaskStatus.COMPLETED, result_json="1", seq=claimed.seq)], [log], NOW + 2)
+        log = TaskEvent(
+            task_id, NOW + 1, {"event": "log", "task_id": task_id, "level": "info", "message": "hi"}
+        )
+        await q.record(
+            [Transition(task_id, TaskStatus.COMPLETED, result_json="1", seq=claimed.seq)], [log], NOW + 2
+        )
         record = await q.get(task_id)
         assert record is not None and len(record.logs) == 1
         assert await q.prune({TaskStatus.COMPLETED: NOW + 3}, 100) == {TaskStatus.COMPLETED: 1}
@@ -164,7 +177,9 @@ def test_two_postgres_daemons_pruning_at_once_delete_each_task_once_and_apply_th
     asyncio.run(main())
 
 
-def test_a_tool_opens_the_queue_without_recovering_running_tasks(make_queue: QueueFactory, tmp_path: Path) -> None:
+def test_a_tool_opens_the_queue_without_recovering_running_tasks(
+    make_queue: QueueFactory, tmp_path: Path
+) -> None:
     async def scenario(q: TaskQueue) -> None:
         await q.submit([new()], NOW)
         await q.claim("echo", 1, NOW)

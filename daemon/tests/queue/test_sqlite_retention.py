@@ -28,7 +28,9 @@ async def fill(queue: SqliteQueue, count: int, now: float) -> None:
     """``count`` completed tasks of 4 KB each, finished at ``now``."""
     await queue.submit([NewTask("echo", BIG, 50, 3) for _ in range(count)], now)
     claimed = await queue.claim("echo", count, now)
-    await queue.record([Transition(t.id, TaskStatus.COMPLETED, result_json=BIG, seq=t.seq) for t in claimed], [], now)
+    await queue.record(
+        [Transition(t.id, TaskStatus.COMPLETED, result_json=BIG, seq=t.seq) for t in claimed], [], now
+    )
 
 
 def test_a_new_file_gives_the_space_of_pruned_tasks_back(tmp_path: Path) -> None:

@@ -36,7 +36,9 @@ def spawn_handler(**settings: Any) -> HandlerConfig:
 
 
 def read_pid(pidfile: Path) -> int:
-    return int(wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=20, what="the child's pid"))
+    return int(
+        wait_until(lambda: pidfile.exists() and pidfile.read_text(), timeout=20, what="the child's pid")
+    )
 
 
 def kill_if_alive(pid: int) -> None:
@@ -65,7 +67,9 @@ async def run_bounded(config: HandlerConfig, data: dict[str, Any], timeout: floa
 def test_handler_that_exits_while_its_child_holds_stdout_is_a_crash_at_once(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     try:
-        outcome, elapsed = asyncio.run(run_bounded(spawn_handler(), {"pidfile": str(pidfile), "then": "exit"}, 60))
+        outcome, elapsed = asyncio.run(
+            run_bounded(spawn_handler(), {"pidfile": str(pidfile), "then": "exit"}, 60)
+        )
         assert isinstance(outcome, Crashed)
         assert outcome.exit_code == 4
         assert elapsed < STOP_BOUND, f"the crash took {elapsed:.1f} s to be seen"
@@ -79,7 +83,9 @@ def test_handler_that_exits_while_its_child_holds_stdout_is_a_crash_at_once(tmp_
 def test_timeout_stops_the_whole_group_when_a_child_ignores_sigterm(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     try:
-        outcome, elapsed = asyncio.run(run_bounded(spawn_handler(), {"pidfile": str(pidfile), "then": "hang"}, 1.0))
+        outcome, elapsed = asyncio.run(
+            run_bounded(spawn_handler(), {"pidfile": str(pidfile), "then": "hang"}, 1.0)
+        )
         assert isinstance(outcome, TimedOut)
         assert elapsed < 1.0 + STOP_BOUND, f"the timeout took {elapsed:.1f} s to end the attempt"
         child = read_pid(pidfile)
@@ -106,7 +112,9 @@ def test_setsid_grandchild_holding_the_pipes_cannot_block_the_instance(
             kill_if_alive(int(pidfile.read_text()))
 
 
-def test_timeout_in_a_daemon_ends_the_task_and_frees_the_instance(daemon_factory: Any, tmp_path: Path) -> None:
+def test_timeout_in_a_daemon_ends_the_task_and_frees_the_instance(
+    daemon_factory: Any, tmp_path: Path
+) -> None:
     """The reported case: the task stayed `processing` for ever and /health saw nothing wrong."""
     pidfile = tmp_path / "child.pid"
     daemon = daemon_factory({"spawn": handler_table("spawn", instances=1, timeout=1, retries=0)})
@@ -216,7 +224,9 @@ asyncio.run(main())
 def test_a_100_mib_stderr_crash_leaves_a_small_task_record_and_health(daemon_factory: Any) -> None:
     daemon = daemon_factory({"flood": handler_table("flood", instances=1, retries=0)})
     with daemon.client() as client:
-        task_id = client.post("/queue", json={"type": "flood", "data": {"bytes": 100 << 20}}).json()["task_id"]
+        task_id = client.post("/queue", json={"type": "flood", "data": {"bytes": 100 << 20}}).json()[
+            "task_id"
+        ]
         task = client.get(f"/api/tasks/{task_id}", params={"wait": 120}).json()
         assert task["status"] == "failed" and task["last_error"].startswith("HandlerCrashed")
         assert "fatal: flooded" in task["last_error"]
@@ -240,7 +250,9 @@ SECRETS = {
 
 
 def test_handlers_get_a_clean_environment_without_the_daemons_secrets(daemon_factory: Any) -> None:
-    daemon = daemon_factory({"env": handler_table("env", instances=1, env={"GIVEN": "by the table"})}, env=SECRETS)
+    daemon = daemon_factory(
+        {"env": handler_table("env", instances=1, env={"GIVEN": "by the table"})}, env=SECRETS
+    )
     with daemon.client(token=SECRETS["DAEMON_TOKEN"]) as client:
         task_id = client.post("/queue", json={"type": "env", "data": {}}).json()["task_id"]
         task = client.get(f"/api/tasks/{task_id}", params={"wait": 30}).json()
@@ -264,7 +276,11 @@ def test_container_engine_and_container_get_none_of_the_daemons_settings() -> No
     config = HandlerConfig(task_type="t", image="x:1", engine="podman", env={"MODE": "fast"})
     daemon_env = {**SECRETS, "PATH": "/usr/bin", "XDG_RUNTIME_DIR": "/run/user/0"}
     engine_env = engine_environment(daemon_env)
-    assert engine_env == {"PATH": "/usr/bin", "XDG_RUNTIME_DIR": "/run/user/0", "SOME_API_KEY": SECRETS["SOME_API_KEY"]}
+    assert engine_env == {
+        "PATH": "/usr/bin",
+        "XDG_RUNTIME_DIR": "/run/user/0",
+        "SOME_API_KEY": SECRETS["SOME_API_KEY"],
+    }
     argv = container_argv(config, "taskdaemon-t-0-d")
     given = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-e"]
     assert given == ["MODE=fast", "TASKDAEMON_INSTANCE=taskdaemon-t-0-d"]  # only -e reaches the container

@@ -210,7 +210,11 @@ def test_container_instance_is_run_fed_stopped_and_removed(tmp_path: Path) -> No
     os.environ["FAKE_ENGINE_LOG"] = str(log)
     try:
         config = HandlerConfig(
-            task_type="t", image=str(HANDLERS / "behave.py"), engine="podman", memory_limit="64m", env={"MODE": "x"}
+            task_type="t",
+            image=str(HANDLERS / "behave.py"),
+            engine="podman",
+            memory_limit="64m",
+            env={"MODE": "x"},
         )
 
         async def scenario() -> Outcome:

@@ -32,7 +32,12 @@ CASES: list[tuple[Outcome, str | None, bool, str | None, InstanceFate, bool]] = 
 
 @pytest.mark.parametrize(("outcome", "error_type", "retryable", "counter", "fate", "answered"), CASES)
 def test_each_outcome_classifies_itself(
-    outcome: Outcome, error_type: str | None, retryable: bool, counter: str | None, fate: InstanceFate, answered: bool
+    outcome: Outcome,
+    error_type: str | None,
+    retryable: bool,
+    counter: str | None,
+    fate: InstanceFate,
+    answered: bool,
 ) -> None:
     assert (outcome.error_type, outcome.retryable, outcome.counter, outcome.fate, outcome.answered) == (
         error_type,
@@ -48,7 +53,11 @@ def test_only_an_attempt_the_daemon_stopped_itself_is_not_measured() -> None:
 
 
 def test_results_say_what_the_handler_said_or_what_went_wrong() -> None:
-    assert Succeeded([1], {"ms": 2}).as_result() == {"status": "success", "result": [1], "metadata": {"ms": 2}}
+    assert Succeeded([1], {"ms": 2}).as_result() == {
+        "status": "success",
+        "result": [1],
+        "metadata": {"ms": 2},
+    }
     assert HandlerFailed("no", retry_after=3.0, traceback="tb").as_result() == {
         "status": "error",
         "error": "no",

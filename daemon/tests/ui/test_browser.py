@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Daemon, handler_table, write_config
+from tests.helpers import Daemon, handler_table, serving
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,9 @@ WAIT_MS = 20_000
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no chromium at {CHROMIUM}: scripts/setup.sh installs Debian's (make setup)", pytrace=False)
+        pytest.fail(
+            f"no chromium at {CHROMIUM}: scripts/setup.sh installs Debian's (make setup)", pytrace=False
+        )
     with playwright_api.sync_playwright() as p:
         # Debian's chromium, not Playwright's download; no sandbox: the tests run as root.
         instance = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -40,15 +42,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("browser")
-    config = write_config(
-        tmp / "handlers.toml",
+    with serving(
+        tmp_path_factory.mktemp("browser"),
         {"steps": handler_table("steps", instances=2), "resize": handler_table("steps", instances=1)},
-        {"db_path": str(tmp / "queue.db"), "token": TOKEN, "shutdown_grace": 1},
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
+        {"token": TOKEN, "shutdown_grace": 1},
+    ) as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -103,7 +102,9 @@ def test_login_form_works_with_the_token_and_keeps_it_out_of_urls(browser: Any, 
     page.get_by_text("That token was refused.").wait_for()
     login.fill(TOKEN)
     page.get_by_role("button", name="Sign in").click()
-    daemon_id = httpx.get(f"{daemon.url}/health", headers={"Authorization": f"Bearer {TOKEN}"}).json()["daemon_id"]
+    daemon_id = httpx.get(f"{daemon.url}/health", headers={"Authorization": f"Bearer {TOKEN}"}).json()[
+        "daemon_id"
+    ]
     page.locator("#daemon-id").filter(has_text=daemon_id).wait_for()
     assert page.evaluate("sessionStorage.getItem('taskdaemon-token')") == TOKEN
     assert page.evaluate("localStorage.length") == 0
@@ -135,14 +136,20 @@ def test_submitted_task_appears_and_its_progress_bar_moves_to_done(
     gate = tmp_path / "gate"
     answer = api.post(
         "/queue",
-        json={"type": "steps", "data": {"steps": 4, "pause": 0.2, "gate": str(gate)}, "tags": {"tenant": "acme"}},
+        json={
+            "type": "steps",
+            "data": {"steps": 4, "pause": 0.2, "gate": str(gate)},
+            "tags": {"tenant": "acme"},
+        },
     )
     task_id = answer.json()["task_id"]
     row = page.locator(f'tr[data-task-id="{task_id}"]')
     row.wait_for()  # the table refreshed itself from /api/events
     row.get_by_role("link", name=task_id[:8]).click()
     page.wait_for_url(f"**/ui/tasks/{task_id}")
-    page.wait_for_function("document.getElementById('progress') && document.getElementById('progress').value == 0.5")
+    page.wait_for_function(
+        "document.getElementById('progress') && document.getElementById('progress').value == 0.5"
+    )
     photograph(browser, f"{daemon.url}/ui/tasks/{task_id}", "task", "#progress")
     assert page.locator("#logs li").count() == 4, "the history once: two logs, two progress events"
     gate.touch()
@@ -180,12 +187,16 @@ def test_filters_narrow_the_table(browser: Any, daemon: Daemon, api: httpx.Clien
     photograph(browser, f"{daemon.url}/ui/tasks", "tasks", "table.tasks")
 
 
-def test_cancel_and_redrive_from_the_page(browser: Any, daemon: Daemon, api: httpx.Client, tmp_path: Path) -> None:
+def test_cancel_and_redrive_from_the_page(
+    browser: Any, daemon: Daemon, api: httpx.Client, tmp_path: Path
+) -> None:
     never = tmp_path / "never"
     running = submit(api, "steps", {"steps": 2, "gate": str(never)})
     page = signed_in(browser)
     page.goto(f"{daemon.url}/ui/tasks/{running}")
-    page.wait_for_function("document.getElementById('progress') && document.getElementById('progress').value == 0.5")
+    page.wait_for_function(
+        "document.getElementById('progress') && document.getElementById('progress').value == 0.5"
+    )
     page.get_by_role("button", name="Cancel").click()
     page.locator("#status").filter(has_text="cancelled").wait_for()
     assert page.get_by_role("button", name="Cancel").count() == 0, "a final task offers no cancel"

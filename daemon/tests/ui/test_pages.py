@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from taskdaemond import ui
-from tests.helpers import Daemon, handler_table, wait_until, write_config
+from tests.helpers import Daemon, handler_table, serving, wait_until
 
 TOKEN = "s3cret-token"
 PACKAGE = Path(ui.__file__).parent
@@ -22,15 +22,12 @@ PACKAGE = Path(ui.__file__).parent
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    tmp = tmp_path_factory.mktemp("ui")
-    config = write_config(
-        tmp / "handlers.toml",
+    with serving(
+        tmp_path_factory.mktemp("ui"),
         {"steps": handler_table("steps", instances=1), "echo": handler_table("behave", instances=1)},
-        {"db_path": str(tmp / "queue.db"), "token": TOKEN, "shutdown_grace": 1},
-    )
-    instance = Daemon(config, tmp / "daemon.log").start()
-    yield instance
-    instance.stop()
+        {"token": TOKEN, "shutdown_grace": 1},
+    ) as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -90,7 +87,10 @@ def test_overview_shows_the_daemon_the_counts_and_the_pools(client: httpx.Client
     assert health["daemon_id"] in html and "0.1.0" in html
     completed = re.search(r'data-status-count="completed">(\d+)<', html)
     assert completed is not None and int(completed.group(1)) >= 1
-    assert '<a href="/ui/tasks?type=steps">steps</a>' in html and '<a href="/ui/tasks?type=echo">echo</a>' in html
+    assert (
+        '<a href="/ui/tasks?type=steps">steps</a>' in html
+        and '<a href="/ui/tasks?type=echo">echo</a>' in html
+    )
     assert re.search(r"<rect [^>]*class=\"bar", html), "the minute's finished tasks are a bar of the chart"
 
 
@@ -106,7 +106,9 @@ def test_tasks_table_filters_by_status_type_and_error(client: httpx.Client) -> N
     assert stepped in by_type and ok not in by_type and bad not in by_type
     by_error = row_ids(client.get("/ui/part/tasks", params={"error": "quota exceeded"}).text)
     assert by_error == [bad]
-    newest, oldest = (row_ids(client.get("/ui/part/tasks", params={"order": o}).text) for o in ("newest", "oldest"))
+    newest, oldest = (
+        row_ids(client.get("/ui/part/tasks", params={"order": o}).text) for o in ("newest", "oldest")
+    )
     assert newest == oldest[::-1] and newest.index(stepped) < newest.index(ok)
     future = row_ids(client.get("/ui/part/tasks", params={"since": "2999-01-01T00:00"}).text)
     assert future == []
@@ -176,7 +178,9 @@ def test_every_template_and_asset_ships_in_the_wheel() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     patterns = pyproject["tool"]["setuptools"]["package-data"]["taskdaemond"]
     root = PACKAGE.parent
-    files = [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+    files = [
+        p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts
+    ]
     assert {p.name for p in files} >= {"htmx.min.js", "htmx.LICENSE", "dashboard.js", "shell.html"}
     for path in files:
         relative = path.relative_to(root).as_posix()
@@ -184,8 +188,12 @@ def test_every_template_and_asset_ships_in_the_wheel() -> None:
 
 
 def test_tasks_table_filters_by_tag_and_pages_show_tags(client: httpx.Client) -> None:
-    acme = client.post("/queue", json={"type": "echo", "data": {}, "tags": {"tenant": "acme"}}).json()["task_id"]
-    other = client.post("/queue", json={"type": "echo", "data": {}, "tags": {"tenant": "globex"}}).json()["task_id"]
+    acme = client.post("/queue", json={"type": "echo", "data": {}, "tags": {"tenant": "acme"}}).json()[
+        "task_id"
+    ]
+    other = client.post("/queue", json={"type": "echo", "data": {}, "tags": {"tenant": "globex"}}).json()[
+        "task_id"
+    ]
     assert row_ids(client.get("/ui/part/tasks", params={"tag": "tenant:acme"}).text) == [acme]
     assert row_ids(client.get("/ui/part/tasks", params={"tag": "tenant:globex"}).text) == [other]
     assert "is not key:value" in client.get("/ui/part/tasks", params={"tag": "tenant"}).text
@@ -204,4 +212,6 @@ def test_every_form_control_has_a_label(client: httpx.Client, daemon: Daemon) ->
         controls = re.findall(r"<(?:input|select|textarea)\b[^>]*\bid=\"([^\"]+)\"", html)
         unlabelled = [c for c in controls if f'<label for="{c}"' not in html]
         assert not unlabelled, unlabelled
-        assert len(re.findall(r"<(?:input|select|textarea)\b", html)) == len(controls), "every control has an id"
+        assert len(re.findall(r"<(?:input|select|textarea)\b", html)) == len(controls), (
+            "every control has an id"
+        )

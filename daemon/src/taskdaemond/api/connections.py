@@ -47,7 +47,9 @@ class OncePerInterval(logging.Filter):
             return False
         self._seen[kind] = (now, 0)
         if dropped:
-            record.msg = f"{record.msg} [{dropped} more like this in the last {self.interval:g} s were not logged]"
+            record.msg = (
+                f"{record.msg} [{dropped} more like this in the last {self.interval:g} s were not logged]"
+            )
         return True
 
 
@@ -157,5 +159,9 @@ def guarded_protocol(
     return type(
         "GuardedHttpProtocol",
         (GuardedHttpProtocol,),
-        {"max_connections": max_connections, "header_timeout": header_timeout, "max_header_bytes": max_header_bytes},
+        {
+            "max_connections": max_connections,
+            "header_timeout": header_timeout,
+            "max_header_bytes": max_header_bytes,
+        },
     )

@@ -39,7 +39,9 @@ class ErrorAnswer:
 ANSWERS: dict[type[Exception], ErrorAnswer] = {
     BadRequest: ErrorAnswer(400, fields=lambda e: {} if e.detail is None else {"detail": e.detail}),
     RequestValidationError: ErrorAnswer(
-        400, message=lambda e: describe_validation(e.errors()), fields=lambda e: {"detail": jsonable(e.errors())}
+        400,
+        message=lambda e: describe_validation(e.errors()),
+        fields=lambda e: {"detail": jsonable(e.errors())},
     ),
     UnknownTaskType: ErrorAnswer(400, fields=lambda e: {"known_types": e.known}),
     TaskNotFound: ErrorAnswer(404),

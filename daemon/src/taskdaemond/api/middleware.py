@@ -21,7 +21,9 @@ LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
 
 
-async def send_error(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_error(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"error": message}).encode()
     await send(
         {
@@ -97,8 +99,8 @@ class HostCheck:
                 await send_error(
                     send,
                     400,
-                    f"host {name!r} is not allowed: use the daemon's address or localhost, or add the name to "
-                    "[daemon] allowed_hosts",
+                    f"host {name!r} is not allowed: use the daemon's address or localhost, "
+                    "or add the name to [daemon] allowed_hosts",
                 )
                 return
         origin = header(scope, b"origin")
@@ -165,9 +167,27 @@ class JsonBody:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and has_body(scope) and not is_json(header(scope, b"content-type")):
             given = (header(scope, b"content-type") or b"none").decode("latin-1")
-            await send_error(send, 415, f"request bodies must be Content-Type: application/json (got {given})")
+            await send_error(
+                send, 415, f"request bodies must be Content-Type: application/json (got {given})"
+            )
             return
         await self.app(scope, receive, send)
+
+
+class _Refused(Exception):
+    """A request the body limit answers itself, with this status and message."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class _Reservation:
+    """Bytes of the in-flight budget one request holds."""
+
+    held = 0
 
 
 class BodyLimit:
@@ -196,9 +216,8 @@ class BodyLimit:
         self.in_flight += more
         return True
 
-    async def _busy(self, send: Send) -> None:
-        await send_error(
-            send,
+    def _busy(self) -> _Refused:
+        return _Refused(
             503,
             f"too many request bodies in flight (more than {self.budget} bytes): retry shortly",
             [(b"retry-after", str(defaults.BODY_BUDGET_RETRY_AFTER).encode())],
@@ -208,54 +227,60 @@ class BodyLimit:
         if scope["type"] != "http" or not has_body(scope):
             await self.app(scope, receive, send)
             return
-        too_big = f"request body is larger than the limit of {self.max_bytes} bytes"
-        declared = header(scope, b"content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, 413, too_big)
-            return
-        held = 0
+        reservation = _Reservation()
         try:
-            if declared is not None and declared.strip().isdigit():
-                if not self._take(0, int(declared)):
-                    await self._busy(send)
-                    return
-                held = int(declared)
-            # Read the body here so a streamed body is counted too, then replay it.
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                try:
-                    async with asyncio.timeout(self.idle_timeout):
-                        message = await receive()
-                except TimeoutError:
-                    await send_error(send, 408, f"request body stalled: no data for {self.idle_timeout:g} s")
-                    return
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > self.max_bytes:
-                    await send_error(send, 413, too_big)
-                    return
-                if size > held:
-                    if not self._take(held, size - held):
-                        await self._busy(send)
-                        return
-                    held = size
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-            body = b"".join(chunks)
-            chunks.clear()
-            replayed = False
+            body = await self._read(scope, receive, reservation)
+        except _Refused as refused:
+            self.in_flight -= reservation.held
+            await send_error(send, refused.status, refused.message, refused.headers)
+            return
+        if body is None:  # the client went away
+            self.in_flight -= reservation.held
+            return
+        replayed = False
 
-            async def replay() -> Message:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
+        try:
             await self.app(scope, replay, send)
         finally:
-            self.in_flight -= held
+            self.in_flight -= reservation.held
+
+    async def _read(self, scope: Scope, receive: Receive, reservation: _Reservation) -> bytes | None:
+        """The whole body, counted against both limits as it arrives (a streamed body too);
+        None when the client disconnects. Raises _Refused."""
+        too_big = _Refused(413, f"request body is larger than the limit of {self.max_bytes} bytes")
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.strip().isdigit():
+            if int(declared) > self.max_bytes:
+                raise too_big
+            if not self._take(0, int(declared)):
+                raise self._busy()
+            reservation.held = int(declared)
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            try:
+                async with asyncio.timeout(self.idle_timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise _Refused(408, f"request body stalled: no data for {self.idle_timeout:g} s") from None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise too_big
+            if size > reservation.held:
+                if not self._take(reservation.held, size - reservation.held):
+                    raise self._busy()
+                reservation.held = size
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)

@@ -26,7 +26,9 @@ def non_finite_at(value: Any) -> str | None:
     return None
 
 
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=defaults.MAX_TAG_KEY_LENGTH, pattern=r"^[^:\s]+$")]
+TagKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=defaults.MAX_TAG_KEY_LENGTH, pattern=r"^[^:\s]+$")
+]
 TagValue = Annotated[str, StringConstraints(max_length=defaults.MAX_TAG_VALUE_LENGTH)]
 
 
@@ -54,13 +56,15 @@ class SubmitRequest(BaseModel):
         None,
         min_length=1,
         max_length=512,
-        description="A second submit with this key returns the first task's id while that task is not failed.",
+        description="A second submit with this key returns the first task's id while that task is not "
+        "failed.",
     )
     max_retries: StrictInt | None = Field(
         None,
         ge=0,
         le=defaults.MAX_TASK_RETRIES,
-        description=f"Retries after retryable failures, 0-{defaults.MAX_TASK_RETRIES}; default: the handler's.",
+        description=f"Retries after retryable failures, 0-{defaults.MAX_TASK_RETRIES}; "
+        "default: the handler's.",
     )
     tags: dict[TagKey, TagValue] | None = Field(
         None,

@@ -29,7 +29,7 @@ WHY = {
     "404": "No such task.",
     "408": "The request body stalled.",
     "409": "The task is not in a state this action applies to; the body says its status.",
-    "413": f"The body is larger than [daemon] max_body_size (default {defaults.DEFAULT_MAX_BODY_SIZE} bytes).",
+    "413": f"The body is larger than [daemon] max_body_size (default {defaults.DEFAULT_MAX_BODY_SIZE} B).",
     "415": "The body is not declared Content-Type: application/json.",
     "503": "The queue's database cannot be reached, or too many request bodies are in flight (Retry-After).",
 }
@@ -110,7 +110,10 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str
         "list_tasks",
         {
             "type": "object",
-            "properties": {"tasks": {"type": "array", "items": TASK}, "next_cursor": {"type": ["string", "null"]}},
+            "properties": {
+                "tasks": {"type": "array", "items": TASK},
+                "next_cursor": {"type": ["string", "null"]},
+            },
             "required": ["tasks", "next_cursor"],
         },
         ("503",),
@@ -143,13 +146,19 @@ def submit_body(model: type[SubmitRequest] | type[BatchRequest], task_types: Seq
 
 
 def errors(codes: Sequence[str]) -> dict[str, Any]:
-    return {code: {"description": WHY[code], "content": {"application/json": {"schema": ERROR}}} for code in codes}
+    return {
+        code: {"description": WHY[code], "content": {"application/json": {"schema": ERROR}}} for code in codes
+    }
 
 
 def build(app: FastAPI, task_types: Sequence[str], token: bool) -> dict[str, Any]:
     """The document for ``app``: FastAPI's, then made to say what the daemon really answers."""
     document = get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes, openapi_version="3.1.0"
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        openapi_version="3.1.0",
     )
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -161,47 +170,59 @@ def build(app: FastAPI, task_types: Sequence[str], token: bool) -> dict[str, Any
         document["security"] = [{"bearer": []}]
     for path, item in document["paths"].items():
         for method, operation in item.items():
-            responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
-            common = ["400", "403"] + (["401"] if token and path != "/health" else [])
-            known = OPERATIONS.get((method, path))
-            if known is None:  # another router's operation: the guards' answers at least
-                responses.update(errors(common))
-                continue
-            operation_id, answer, more = known
-            operation["operationId"] = operation_id
-            ok = "204" if method == "delete" else "200"
-            for code in ("200", "204"):
-                responses.pop(code, None)
-            if method == "head":
-                responses[ok] = {"description": "Alive (no body)."}
-            elif path == "/metrics":
-                responses[ok] = {
-                    "description": "Prometheus text format.",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
-            elif answer is None:
-                responses[ok] = {"description": "Done (no body)."}
-            else:
-                responses[ok] = {"description": "OK", "content": {"application/json": {"schema": answer}}}
-            responses.update(errors([*common, *more]))
-            if path == "/health":
-                if token:
-                    operation["security"] = [{}, {"bearer": []}]  # the token only adds detail
-                if method == "get":
-                    responses["503"] = {
-                        "description": "Unhealthy: the queue's database cannot be reached.",
-                        "content": {"application/json": {"schema": HEALTH}},
-                    }
-            if operation_id == "submit":
-                operation["requestBody"] = submit_body(SubmitRequest, task_types)
-                responses[ok]["links"] = {
-                    name: {"operationId": target, "parameters": {"task_id": "$response.body#/task_id"}}
-                    for name, target in SUBMIT_LINKS.items()
-                }
-            elif operation_id == "submit_batch":
-                operation["requestBody"] = submit_body(BatchRequest, task_types)
+            _describe(operation, method, path, task_types, token=token)
     return document
+
+
+def _describe(
+    operation: dict[str, Any], method: str, path: str, task_types: Sequence[str], *, token: bool
+) -> None:
+    """Put the statuses one operation really answers, and its bodies, in its description."""
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    common = ["400", "403"] + (["401"] if token and path != "/health" else [])
+    known = OPERATIONS.get((method, path))
+    if known is None:  # another router's operation: the guards' answers at least
+        responses.update(errors(common))
+        return
+    operation_id, answer, more = known
+    operation["operationId"] = operation_id
+    for code in ("200", "204"):
+        responses.pop(code, None)
+    ok, success = _success(method, path, answer)
+    responses[ok] = success
+    responses.update(errors([*common, *more]))
+    if path == "/health":
+        if token:
+            operation["security"] = [{}, {"bearer": []}]  # the token only adds detail
+        if method == "get":
+            responses["503"] = {
+                "description": "Unhealthy: the queue's database cannot be reached.",
+                "content": {"application/json": {"schema": HEALTH}},
+            }
+    if operation_id == "submit":
+        operation["requestBody"] = submit_body(SubmitRequest, task_types)
+        success["links"] = {
+            name: {"operationId": target, "parameters": {"task_id": "$response.body#/task_id"}}
+            for name, target in SUBMIT_LINKS.items()
+        }
+    elif operation_id == "submit_batch":
+        operation["requestBody"] = submit_body(BatchRequest, task_types)
+
+
+def _success(method: str, path: str, answer: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The success status of an operation and its response object."""
+    ok = "204" if method == "delete" else "200"
+    if method == "head":
+        return ok, {"description": "Alive (no body)."}
+    if path == "/metrics":
+        return ok, {
+            "description": "Prometheus text format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    if answer is None:
+        return ok, {"description": "Done (no body)."}
+    return ok, {"description": "OK", "content": {"application/json": {"schema": answer}}}
 
 
 def install_openapi(app: FastAPI, task_types: Sequence[str], *, token: bool) -> None:

@@ -109,7 +109,10 @@ async def task_events(
 
 
 async def all_events(
-    service: TaskService, subscription: Subscription, task_type: str | None, tag: tuple[str, str] | None = None
+    service: TaskService,
+    subscription: Subscription,
+    task_type: str | None,
+    tag: tuple[str, str] | None = None,
 ) -> AsyncIterator[bytes]:
     """A ``task`` event (the task's snapshot) for each task that changes, of ``task_type`` and
     with ``tag`` when given; ``overflow`` when too many changed at once to send each; until the
@@ -162,7 +165,9 @@ async def task_event_stream(
         subscription.close()
         raise
     seen = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
-    return StreamingResponse(task_events(service, subscription, record, seen), media_type=EVENT_STREAM, headers=HEADERS)
+    return StreamingResponse(
+        task_events(service, subscription, record, seen), media_type=EVENT_STREAM, headers=HEADERS
+    )
 
 
 @router.get(

@@ -11,7 +11,15 @@ from typing import Any
 
 from taskdaemond.config import DaemonSettings
 from taskdaemond.errors import DaemonError
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import (
+    ClaimedTask,
+    NewTask,
+    TaskEvent,
+    TaskFilters,
+    TaskPage,
+    TaskRecord,
+    Transition,
+)
 from taskdaemond.statuses import TaskStatus
 
 #: Orders in which pending tasks are claimed.
@@ -111,7 +119,9 @@ class TaskQueue(abc.ABC):
         """Give claimed tasks that never started back to ``pending``, uncounting the attempt."""
 
     @abc.abstractmethod
-    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+    async def record(
+        self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+    ) -> None:
         """Apply attempt outcomes and store events, all in one transaction."""
 
     @abc.abstractmethod
@@ -188,7 +198,9 @@ def open_queue(settings: DaemonSettings) -> TaskQueue:
         from taskdaemond.queue.postgres import PostgresQueue  # noqa: PLC0415 - an optional dependency
 
         assert settings.database_url is not None, "config requires database_url for the postgres queue"
-        return PostgresQueue(settings.database_url, settings.task_selection, lease_seconds=settings.lease_seconds)
+        return PostgresQueue(
+            settings.database_url, settings.task_selection, lease_seconds=settings.lease_seconds
+        )
     if settings.queue == "memory":
         from taskdaemond.queue.memory import MemoryQueue  # noqa: PLC0415 - implementations import this module
 

@@ -10,7 +10,15 @@ from dataclasses import replace
 
 from taskdaemond.queue.base import TaskQueue
 from taskdaemond.queue.ids import new_task_id
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import (
+    ClaimedTask,
+    NewTask,
+    TaskEvent,
+    TaskFilters,
+    TaskPage,
+    TaskRecord,
+    Transition,
+)
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 #: Heap entry: (order key..., generation, task id). A generation that no longer matches the
@@ -46,9 +54,13 @@ class MemoryQueue(TaskQueue):
         generation = self._generation.get(record.id, 0) + 1
         self._generation[record.id] = generation
         if record.run_at > now:
-            heapq.heappush(self._delayed.setdefault(record.task_type, []), (record.run_at, generation, record.id))
+            heapq.heappush(
+                self._delayed.setdefault(record.task_type, []), (record.run_at, generation, record.id)
+            )
         else:
-            heapq.heappush(self._ready.setdefault(record.task_type, []), (*self._order(record), generation, record.id))
+            heapq.heappush(
+                self._ready.setdefault(record.task_type, []), (*self._order(record), generation, record.id)
+            )
 
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
         answers: list[tuple[str, bool]] = []
@@ -98,7 +110,11 @@ class MemoryQueue(TaskQueue):
         while ready and len(claimed) < limit:
             *_, generation, task_id = heapq.heappop(ready)
             record = self._tasks.get(task_id)
-            if record is None or self._generation.get(task_id) != generation or record.status is not TaskStatus.PENDING:
+            if (
+                record is None
+                or self._generation.get(task_id) != generation
+                or record.status is not TaskStatus.PENDING
+            ):
                 continue
             self._generation[task_id] = generation + 1
             record.status = TaskStatus.PROCESSING
@@ -128,7 +144,9 @@ class MemoryQueue(TaskQueue):
                 record.updated_at = now
                 self._enqueue(record, now)
 
-    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+    async def record(  # noqa: C901 - the in-memory twin of each engine's record, field by field
+        self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+    ) -> None:
         for event in events:
             record = self._tasks.get(event.task_id)
             if record is None:
@@ -240,7 +258,9 @@ class MemoryQueue(TaskQueue):
         return sorted(done, key=lambda r: r.finished_at or 0.0)
 
     async def prune(self, cutoffs: Mapping[TaskStatus, float], limit: int) -> dict[TaskStatus, int]:
-        old = [r for r in self._finished() if r.status in cutoffs and (r.finished_at or 0.0) < cutoffs[r.status]]
+        old = [
+            r for r in self._finished() if r.status in cutoffs and (r.finished_at or 0.0) < cutoffs[r.status]
+        ]
         return self._drop(old[:limit])
 
     async def prune_excess(self, keep: int, limit: int) -> dict[TaskStatus, int]:

@@ -144,7 +144,9 @@ class TaskRecord:
             "errors": [{**e, "at": iso(e.get("at"))} for e in self.errors],
             "logs": self.logs,
             "progress": (
-                None if self.progress is None else {"progress": self.progress, "message": self.progress_message}
+                None
+                if self.progress is None
+                else {"progress": self.progress, "message": self.progress_message}
             ),
         }
 

@@ -33,7 +33,15 @@ from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import QueueUnavailable, Storage, TaskQueue, _ignore, claim_order_key
 from taskdaemond.queue.ids import new_task_id
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import (
+    ClaimedTask,
+    NewTask,
+    TaskEvent,
+    TaskFilters,
+    TaskPage,
+    TaskRecord,
+    Transition,
+)
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 log = logging.getLogger("taskdaemond.queue.postgres")
@@ -140,7 +148,9 @@ class PostgresQueue(TaskQueue):
         if not task_ids or self._on_changes is None:
             return
         step = sql.CHANGES_PER_NOTIFY
-        payloads = [" ".join([self.daemon_id, *task_ids[i : i + step]]) for i in range(0, len(task_ids), step)]
+        payloads = [
+            " ".join([self.daemon_id, *task_ids[i : i + step]]) for i in range(0, len(task_ids), step)
+        ]
         await conn.execute(sql.NOTIFY, (sql.CHANGES_CHANNEL, payloads))
 
     async def daemons(self) -> list[dict[str, Any]]:
@@ -151,7 +161,12 @@ class PostgresQueue(TaskQueue):
         for name, connected_at, connections in await self._run(work, transaction=False):
             _, version, daemon_id = [*name.split(), "", ""][:3]
             found.append(
-                {"daemon_id": daemon_id, "version": version, "connected_at": connected_at, "connections": connections}
+                {
+                    "daemon_id": daemon_id,
+                    "version": version,
+                    "connected_at": connected_at,
+                    "connections": connections,
+                }
             )
         return found
 
@@ -230,7 +245,9 @@ class PostgresQueue(TaskQueue):
                 await conn.execute("SELECT pg_advisory_lock(%s)", (sql.MIGRATION_LOCK_KEY,))
                 try:
                     await conn.execute(sql.MIGRATIONS_TABLE)
-                    applied = {row[0] for row in await (await conn.execute(sql.APPLIED_MIGRATIONS)).fetchall()}
+                    applied = {
+                        row[0] for row in await (await conn.execute(sql.APPLIED_MIGRATIONS)).fetchall()
+                    }
                     for migration in load(sql.MIGRATIONS_PACKAGE):
                         if migration.version in applied:
                             continue
@@ -311,7 +328,9 @@ class PostgresQueue(TaskQueue):
             if rows:
                 columns = list(zip(*rows, strict=True))
                 names = ("ids", "types", "datas", "priorities", "retries", "run_ats", "keys", "tags")
-                await conn.execute(sql.INSERT_TASKS, {"now": now, **dict(zip(names, map(list, columns), strict=True))})
+                await conn.execute(
+                    sql.INSERT_TASKS, {"now": now, **dict(zip(names, map(list, columns), strict=True))}
+                )
                 rows.clear()
 
         for task in tasks:
@@ -319,7 +338,9 @@ class PostgresQueue(TaskQueue):
                 await insert()  # earlier tasks of this batch may hold the key
                 # Two daemons submitting one key at once: the second waits here for the first.
                 await conn.execute(sql.LOCK_IDEMPOTENCY_KEY, (task.idempotency_key,))
-                found = await (await conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (task.idempotency_key,))).fetchone()
+                found = await (
+                    await conn.execute(sql.FIND_BY_IDEMPOTENCY_KEY, (task.idempotency_key,))
+                ).fetchone()
                 if found is not None:
                     answers.append((found[0], False))
                     continue
@@ -353,7 +374,9 @@ class PostgresQueue(TaskQueue):
         }
 
         async def work(conn: Connection) -> list[ClaimedTask]:
-            return [ClaimedTask(*row) for row in await (await conn.execute(self._claim_sql, params)).fetchall()]
+            return [
+                ClaimedTask(*row) for row in await (await conn.execute(self._claim_sql, params)).fetchall()
+            ]
 
         claimed = await self._run(work, transaction=False)  # one statement
         # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
@@ -366,7 +389,9 @@ class PostgresQueue(TaskQueue):
         params = {"ids": list(task_ids), "now": time.time(), "daemon": self.daemon_id}
         await self._run(lambda conn: conn.execute(sql.RELEASE, params), transaction=False)
 
-    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+    async def record(
+        self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+    ) -> None:
         # The everyday group, completions only, is one statement: no transaction needed.
         single = not events and (
             all(self._completes(t) for t in transitions)
@@ -384,7 +409,9 @@ class PostgresQueue(TaskQueue):
     ) -> None:
         if events:
             bodies = [json.dumps({**e.message, "at": e.at}, separators=(",", ":")) for e in events]
-            await conn.execute(sql.INSERT_EVENTS, ([e.task_id for e in events], [e.at for e in events], bodies))
+            await conn.execute(
+                sql.INSERT_EVENTS, ([e.task_id for e in events], [e.at for e in events], bodies)
+            )
             progress = [
                 (e.message["progress"], e.message.get("message"), e.task_id)
                 for e in events
@@ -454,7 +481,9 @@ class PostgresQueue(TaskQueue):
 
         return await self._run(work)
 
-    async def _locked_status(self, conn: Connection, task_id: str) -> tuple[TaskStatus, str | None, str] | None:
+    async def _locked_status(
+        self, conn: Connection, task_id: str
+    ) -> tuple[TaskStatus, str | None, str] | None:
         row = await (await conn.execute(sql.GET_STATUS_FOR_UPDATE, (task_id,))).fetchone()
         return None if row is None else (TaskStatus(row[0]), row[1], row[2])
 
@@ -532,7 +561,10 @@ class PostgresQueue(TaskQueue):
         filters: TaskFilters | None = None,
     ) -> TaskPage:
         query = sql.list_tasks(
-            status=status is not None, task_type=task_type is not None, cursor=cursor is not None, filters=filters
+            status=status is not None,
+            task_type=task_type is not None,
+            cursor=cursor is not None,
+            filters=filters,
         )
         params = list_params(status, task_type, limit, cursor, filters)
 
@@ -557,7 +589,9 @@ class PostgresQueue(TaskQueue):
                 if status not in FINAL_STATUSES or left <= 0:
                     continue
                 params = {"status": status.value, "cutoff": cutoff, "limit": left}
-                for name, count in await (await conn.execute(retention_sql.POSTGRES_PRUNE_BY_AGE, params)).fetchall():
+                for name, count in await (
+                    await conn.execute(retention_sql.POSTGRES_PRUNE_BY_AGE, params)
+                ).fetchall():
                     gone[TaskStatus(name)] = gone.get(TaskStatus(name), 0) + int(count)
             return gone
 
@@ -565,7 +599,9 @@ class PostgresQueue(TaskQueue):
 
     async def prune_excess(self, keep: int, limit: int) -> dict[TaskStatus, int]:
         async def work(conn: Connection) -> dict[TaskStatus, int]:
-            lock = await conn.execute(retention_sql.POSTGRES_TRY_PRUNE_LOCK, (retention_sql.POSTGRES_PRUNE_LOCK_KEY,))
+            lock = await conn.execute(
+                retention_sql.POSTGRES_TRY_PRUNE_LOCK, (retention_sql.POSTGRES_PRUNE_LOCK_KEY,)
+            )
             row = await lock.fetchone()
             if row is None or not row[0]:
                 return {}  # another daemon applies the cap right now

@@ -58,8 +58,8 @@ SELECT id FROM tasks WHERE idempotency_key = %s AND status <> {_FAILED} ORDER BY
 """
 
 INSERT_TASKS = f"""
-INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key, created_at, updated_at,
-                   tags)
+INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key,
+                   created_at, updated_at, tags)
 SELECT v.id, v.task_type, v.data, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s,
        v.tags::jsonb
 FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[], %(retries)s::int[],
@@ -92,7 +92,8 @@ RETURNING t.id, t.task_type, t.data, t.attempts - 1, t.max_retries, t.priority, 
 
 RELEASE = f"""
 UPDATE tasks
-SET status = {_PENDING}, attempts = attempts - 1, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
+SET status = {_PENDING}, attempts = attempts - 1, updated_at = %(now)s,
+    claimed_by = NULL, lease_expires_at = NULL
 WHERE id = ANY(%(ids)s) AND status = {_PROCESSING} AND claimed_by = %(daemon)s
 """
 
@@ -120,7 +121,8 @@ SET status = %(status)s,
     metadata = COALESCE(%(metadata)s, metadata),
     run_at = COALESCE(%(run_at)s, run_at),
     last_error = COALESCE(%(error_text)s, last_error),
-    errors = CASE WHEN %(error)s::jsonb IS NULL THEN errors ELSE errors || jsonb_build_array(%(error)s::jsonb) END,
+    errors = CASE WHEN %(error)s::jsonb IS NULL THEN errors
+                  ELSE errors || jsonb_build_array(%(error)s::jsonb) END,
     crashes = crashes + %(crashed)s,
     finished_at = %(finished_at)s,
     updated_at = %(now)s,
@@ -193,7 +195,8 @@ DELETE_EVENTS = "DELETE FROM events WHERE task_id = %s"
 
 REDRIVE = f"""
 UPDATE tasks
-SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, result = NULL, updated_at = %(now)s
+SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, result = NULL,
+    updated_at = %(now)s
 WHERE id = %(id)s
 """
 

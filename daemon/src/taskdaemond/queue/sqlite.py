@@ -23,7 +23,15 @@ from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import Storage, TaskQueue, claim_order_key
 from taskdaemond.queue.ids import new_task_id
-from taskdaemond.queue.models import ClaimedTask, NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.models import (
+    ClaimedTask,
+    NewTask,
+    TaskEvent,
+    TaskFilters,
+    TaskPage,
+    TaskRecord,
+    Transition,
+)
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 T = TypeVar("T")
@@ -179,9 +187,13 @@ class SqliteQueue(TaskQueue):
         if not task_ids:
             return
         now = time.time()
-        await self._call(self._transaction, lambda db: db.executemany(sql.RELEASE, [(now, i) for i in task_ids]))
+        await self._call(
+            self._transaction, lambda db: db.executemany(sql.RELEASE, [(now, i) for i in task_ids])
+        )
 
-    async def record(self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float) -> None:
+    async def record(
+        self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+    ) -> None:
         await self._call(self._transaction, lambda db: self._record(db, transitions, events, now))
 
     @staticmethod
@@ -191,7 +203,10 @@ class SqliteQueue(TaskQueue):
         if events:
             db.executemany(
                 sql.INSERT_EVENT,
-                [(e.task_id, e.at, json.dumps({**e.message, "at": e.at}, separators=(",", ":"))) for e in events],
+                [
+                    (e.task_id, e.at, json.dumps({**e.message, "at": e.at}, separators=(",", ":")))
+                    for e in events
+                ],
             )
             progress = [
                 (e.message["progress"], e.message.get("message"), e.task_id)
@@ -203,9 +218,13 @@ class SqliteQueue(TaskQueue):
         completed: list[Transition] = []
         others: list[Transition] = []
         for t in transitions:
-            (completed if t.status is TaskStatus.COMPLETED and t.error is None and t.seq else others).append(t)
+            (completed if t.status is TaskStatus.COMPLETED and t.error is None and t.seq else others).append(
+                t
+            )
         if completed:
-            db.executemany(sql.COMPLETE, [(t.result_json, t.metadata_json, now, now, t.seq) for t in completed])
+            db.executemany(
+                sql.COMPLETE, [(t.result_json, t.metadata_json, now, now, t.seq) for t in completed]
+            )
         if others:
             db.executemany(
                 sql.APPLY_TRANSITION,
@@ -293,7 +312,10 @@ class SqliteQueue(TaskQueue):
         filters: TaskFilters | None = None,
     ) -> TaskPage:
         query = sql.list_tasks(
-            status=status is not None, task_type=task_type is not None, cursor=cursor is not None, filters=filters
+            status=status is not None,
+            task_type=task_type is not None,
+            cursor=cursor is not None,
+            filters=filters,
         )
         params = list_params(status, task_type, limit, cursor, filters)
         return page_of(self.db.execute(query, params).fetchall(), limit)

@@ -47,7 +47,9 @@ def _deleted(db: sqlite3.Connection, rows: Iterable[tuple[str, str]]) -> dict[Ta
     return dict(counts)
 
 
-def prune_by_age(db: sqlite3.Connection, cutoffs: Mapping[TaskStatus, float], limit: int) -> dict[TaskStatus, int]:
+def prune_by_age(
+    db: sqlite3.Connection, cutoffs: Mapping[TaskStatus, float], limit: int
+) -> dict[TaskStatus, int]:
     """Up to ``limit`` tasks finished before their status's cutoff (inside a transaction)."""
     rows: list[tuple[str, str]] = []
     for status, cutoff in cutoffs.items():
@@ -62,7 +64,8 @@ def prune_oldest(db: sqlite3.Connection, count: int) -> dict[TaskStatus, int]:
     if count <= 0:
         return {}
     per_status = [
-        db.execute(sql.SQLITE_OLDEST_FINISHED, (status.value, count)).fetchall() for status in sorted(FINAL_STATUSES)
+        db.execute(sql.SQLITE_OLDEST_FINISHED, (status.value, count)).fetchall()
+        for status in sorted(FINAL_STATUSES)
     ]
     oldest = heapq.nsmallest(count, heapq.merge(*per_status, key=lambda row: row[1]), key=lambda row: row[1])
     rows = db.execute(sql.SQLITE_DELETE_FINISHED, (json.dumps([seq for seq, _ in oldest]),)).fetchall()
@@ -102,7 +105,9 @@ def vacuum_step(db: sqlite3.Connection) -> int:
         return 0
     page_size = _pragma(db, "page_size")
     free = _pragma(db, "freelist_count")
-    reserve = max(defaults.VACUUM_KEEP_MIN_BYTES, _pragma(db, "page_count") * page_size * defaults.VACUUM_KEEP_FRACTION)
+    reserve = max(
+        defaults.VACUUM_KEEP_MIN_BYTES, _pragma(db, "page_count") * page_size * defaults.VACUUM_KEEP_FRACTION
+    )
     pages = min(defaults.VACUUM_PAGES, free - int(reserve // page_size))
     if pages <= 0:
         return 0

@@ -92,7 +92,9 @@ progress, progress_message, tags
 """
 
 #: A task whose tags hold {key}: {value} (json_each reads the tags object).
-TAG_MATCH = "EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.key = {key} AND json_each.value = {value})"
+TAG_MATCH = (
+    "EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.key = {key} AND json_each.value = {value})"
+)
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
 

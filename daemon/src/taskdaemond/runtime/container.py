@@ -115,7 +115,9 @@ def check_images(config: Config) -> None:
         asked.add((handler.engine, handler.image))
         argv = image_exists_argv(handler.engine, handler.image)
         try:
-            found = subprocess.run(argv, capture_output=True, timeout=defaults.IMAGE_CHECK_TIMEOUT, check=False)
+            found = subprocess.run(
+                argv, capture_output=True, timeout=defaults.IMAGE_CHECK_TIMEOUT, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ConfigError(
                 str(config.path or "configuration"),

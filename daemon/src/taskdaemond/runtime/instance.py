@@ -40,12 +40,16 @@ log = logging.getLogger("taskdaemond.handler")
 EventCallback = Callable[[dict[str, Any]], None]
 
 
-def launch_spec(handler: HandlerConfig, index: int, daemon_id: str, engine_executable: str | None = None) -> LaunchSpec:
+def launch_spec(
+    handler: HandlerConfig, index: int, daemon_id: str, engine_executable: str | None = None
+) -> LaunchSpec:
     """The LaunchSpec of instance ``index`` of ``handler``, process or container."""
     if handler.command is not None:
         spec = process_launch(handler, f"{handler.task_type}-{index}")
     else:
-        spec = container_launch(handler, container_name(handler.task_type, index, daemon_id), engine_executable)
+        spec = container_launch(
+            handler, container_name(handler.task_type, index, daemon_id), engine_executable
+        )
     return replace(spec, stderr_tail_bytes=handler.stderr_tail_bytes)
 
 
@@ -253,7 +257,9 @@ class HandlerInstance:
 
     def _time_out(self, task_id: str, timeout: float) -> None:
         """The attempt ran past its timeout: SIGTERM now, SIGKILL after a short grace."""
-        log.warning("%s: task %s ran past its timeout of %ss; stopping the handler", self.name, task_id, timeout)
+        log.warning(
+            "%s: task %s ran past its timeout of %ss; stopping the handler", self.name, task_id, timeout
+        )
         self._timed_out = f"Timeout: the handler did not answer within {timeout:g} s and was stopped"
         self._signal(signal.SIGTERM)
         asyncio.get_running_loop().call_later(defaults.HANDLER_TERM_GRACE, self._signal, signal.SIGKILL)
@@ -269,7 +275,9 @@ class HandlerInstance:
         process.stdin.write(task_line(task_id, self._type_json, data_json, attempt, tags_json))
         self._sent_ahead = task_id
 
-    async def _read_answer(self, task_id: str, stdout: asyncio.StreamReader, on_event: EventCallback) -> Outcome | None:
+    async def _read_answer(
+        self, task_id: str, stdout: asyncio.StreamReader, on_event: EventCallback
+    ) -> Outcome | None:
         while True:
             raw = await stdout.readline()
             if not raw:

@@ -57,7 +57,12 @@ class _Failure:
 
     def as_result(self) -> dict[str, Any]:
         """The outcome as the result message a handler would have sent for it."""
-        return {"status": "error", "error": self.message, "retryable": self.retryable, "error_type": self.error_type}
+        return {
+            "status": "error",
+            "error": self.message,
+            "retryable": self.retryable,
+            "error_type": self.error_type,
+        }
 
 
 @dataclass(frozen=True, slots=True)

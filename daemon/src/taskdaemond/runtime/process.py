@@ -42,7 +42,9 @@ PASSED_THROUGH = (
 )
 
 
-def handler_environment(handler: HandlerConfig, instance_name: str, daemon_env: Mapping[str, str]) -> dict[str, str]:
+def handler_environment(
+    handler: HandlerConfig, instance_name: str, daemon_env: Mapping[str, str]
+) -> dict[str, str]:
     """The environment of one handler process: PASSED_THROUGH from ``daemon_env``, the table's
     ``env`` on top, and TASKDAEMON_INSTANCE."""
     env = {name: daemon_env[name] for name in PASSED_THROUGH if name in daemon_env}

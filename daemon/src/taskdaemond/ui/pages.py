@@ -289,7 +289,9 @@ async def redrive_failed_part(task_id: str, service: Service) -> HTMLResponse:
     except TaskNotFound:
         return _task_page(None, task_id)
     count = await service.redrive_failed(task_type)
-    return _task_page(await service.get(task_id), task_id, f"Redriven: {count} failed {task_type} tasks run again.")
+    return _task_page(
+        await service.get(task_id), task_id, f"Redriven: {count} failed {task_type} tasks run again."
+    )
 
 
 def install(app: FastAPI, *, token_required: bool) -> None:
