@@ -141,7 +141,8 @@ def _run(args: argparse.Namespace) -> int:
         print(mark, end="", file=sys.stderr, flush=True)
         if index % len(cases) == 0:
             print(f" {result.target}", file=sys.stderr, flush=True)
-    report.seconds = time.monotonic() - started
+    # Rounded as the report file stores it, so that `summary` of the file prints the same line.
+    report.seconds = round(time.monotonic() - started, 3)
     if args.report is not None:
         report.write(args.report)
     print(render(report))
