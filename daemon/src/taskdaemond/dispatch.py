@@ -188,7 +188,9 @@ class Dispatcher:
         self._writer.add(transition)
 
     def event(self, task: ClaimedTask, message: dict[str, Any]) -> None:
-        self._writer.add_event(TaskEvent(task.id, time.time(), message))
+        """A log or progress event, kept with the attempt it came from (the text logs' retry
+        separators are drawn from it)."""
+        self._writer.add_event(TaskEvent(task.id, time.time(), {**message, "attempt": task.attempt}))
 
     def freed(self, task_type: str) -> None:
         """An instance of ``task_type`` became free."""

@@ -30,3 +30,26 @@ REDRIVABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.INTERRUPTED})
 def sql_literal(status: TaskStatus) -> str:
     """``status`` as an SQL string literal, for statements built from these constants only."""
     return f"'{status.value}'"
+
+
+class StatusFilter(StrEnum):
+    """What ``GET /api/tasks?status=`` accepts: every status, and the names another task manager
+    gives two of them (``running`` for processing, ``success`` for completed)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    RUNNING = "running"
+    SUCCESS = "success"
+
+    @property
+    def status(self) -> TaskStatus:
+        """The stored status this filter names."""
+        return STATUS_ALIASES.get(self.value) or TaskStatus(self.value)
+
+
+#: Status names other task managers use, and ours they stand for.
+STATUS_ALIASES = {"running": TaskStatus.PROCESSING, "success": TaskStatus.COMPLETED}

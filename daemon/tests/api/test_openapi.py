@@ -156,6 +156,8 @@ def test_no_operation_documents_422_and_every_one_documents_400(documents: Any) 
         ("delete", "/api/tasks/{task_id}", {"204", "400", "403", "404", "503"}),
         ("post", "/api/tasks/{task_id}/cancel", {"200", "400", "403", "404", "409", "503"}),
         ("post", "/api/tasks/{task_id}/redrive", {"200", "400", "403", "404", "503"}),
+        ("post", "/tasks/{task_id}/retry", {"200", "400", "403", "404", "503"}),
+        ("get", "/api/tasks/{task_id}/logs", {"200", "400", "403", "404", "503"}),
         ("get", "/health", {"200", "400", "403", "503"}),
         ("head", "/health", {"200", "400", "403"}),
         ("get", "/metrics", {"200", "400", "403"}),

@@ -68,6 +68,7 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": NULLABLE_TIME,
             "started_at": NULLABLE_TIME,
             "finished_at": NULLABLE_TIME,
+            "duration": {"type": ["number", "null"], "description": "Seconds run, once final."},
             "run_at": NULLABLE_TIME,
             "metadata": {"description": "The result's metadata (any JSON)."},
             "errors": {"type": "array", "items": {"type": "object"}},
@@ -88,6 +89,12 @@ SCHEMAS: dict[str, Any] = {
 }
 
 JSON_OBJECT = {"type": "object"}
+
+TASK_LOGS = {
+    "type": "object",
+    "properties": {"task_id": {"type": "string"}, "logs": {"type": "array", "items": {"type": "object"}}},
+    "required": ["task_id", "logs"],
+}
 
 #: (method, path) -> operationId, 200 (or 204) answer, and the errors beyond 400/401/403.
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str]]] = {
@@ -121,6 +128,8 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str
     ("delete", "/api/tasks/{task_id}"): ("delete_task", None, ("404", "503")),
     ("post", "/api/tasks/{task_id}/cancel"): ("cancel_task", TASK, ("404", "409", "503")),
     ("post", "/api/tasks/{task_id}/redrive"): ("redrive_task", TASK, ("404", "503")),
+    ("post", "/tasks/{task_id}/retry"): ("retry_task", TASK, ("404", "503")),
+    ("get", "/api/tasks/{task_id}/logs"): ("task_logs", TASK_LOGS, ("404", "503")),
     ("get", "/health"): ("health", HEALTH, ()),
     ("head", "/health"): ("health_head", None, ()),
     ("get", "/metrics"): ("metrics", None, ()),
@@ -222,6 +231,14 @@ def _success(method: str, path: str, answer: dict[str, Any] | None) -> tuple[str
         }
     if answer is None:
         return ok, {"description": "Done (no body)."}
+    if path == "/api/tasks/{task_id}/logs":
+        return ok, {
+            "description": "The log and progress events (JSON), or with format=text a line per log.",
+            "content": {
+                "application/json": {"schema": answer},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
     return ok, {"description": "OK", "content": {"application/json": {"schema": answer}}}
 
 

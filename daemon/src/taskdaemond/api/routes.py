@@ -4,7 +4,7 @@ the table in ``api/errors.py``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -14,8 +14,9 @@ from taskdaemond.api.bodies import BadRequest, body_schema, parse_body
 from taskdaemond.api.models import BatchRequest, SubmitRequest
 from taskdaemond.queue.models import NewTask, TaskFilters
 from taskdaemond.service import TaskService
-from taskdaemond.statuses import TaskStatus
+from taskdaemond.statuses import StatusFilter
 from taskdaemond.tags import TAG_FILTER_PATTERN, parse_tag_filter
+from taskdaemond.tasklogs import log_lines
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -84,7 +85,7 @@ async def get_task(
 @router.get("/api/tasks", summary="Tasks, newest first, filtered and paged", tags=["tasks"])
 async def list_tasks(
     service: Service,
-    status: TaskStatus | None = None,
+    status: StatusFilter | None = None,
     task_type: Annotated[str | None, Query(alias="type")] = None,
     limit: Annotated[int, Query(ge=1, le=defaults.MAX_PAGE_SIZE)] = defaults.DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
@@ -94,7 +95,13 @@ async def list_tasks(
     if cursor is not None and int(cursor) > defaults.MAX_CURSOR:
         raise BadRequest(f"cursor: must be an integer from 0 to {defaults.MAX_CURSOR}")
     filters = TaskFilters(tag=parse_tag_filter(tag)) if tag else None
-    page = await service.list(status=status, task_type=task_type, limit=limit, cursor=cursor, filters=filters)
+    page = await service.list(
+        status=status.status if status else None,
+        task_type=task_type,
+        limit=limit,
+        cursor=cursor,
+        filters=filters,
+    )
     return {"tasks": [record.to_api() for record in page.tasks], "next_cursor": page.next_cursor}
 
 
@@ -112,6 +119,24 @@ async def cancel_task(task_id: str, service: Service) -> dict[str, Any]:
 @router.post("/api/tasks/{task_id}/redrive", summary="Run a failed or interrupted task again", tags=["tasks"])
 async def redrive_task(task_id: str, service: Service) -> dict[str, Any]:
     return (await service.redrive(task_id)).to_api()
+
+
+@router.post("/tasks/{task_id}/retry", summary="Redrive, by another task manager's name", tags=["tasks"])
+async def retry_task(task_id: str, service: Service) -> dict[str, Any]:
+    return (await service.redrive(task_id)).to_api()
+
+
+@router.get("/api/tasks/{task_id}/logs", summary="A task's logs, as JSON or as text lines", tags=["tasks"])
+async def task_logs(
+    task_id: str,
+    service: Service,
+    format: Annotated[Literal["json", "text"], Query(description="text: a line per log")] = "json",
+) -> Response:
+    record = await service.get(task_id)
+    if format == "text":
+        text = "".join(f"{line}\n" for line in log_lines(record.logs))
+        return Response(text, media_type="text/plain; charset=utf-8")
+    return _json({"task_id": record.id, "logs": record.logs})
 
 
 @router.api_route(

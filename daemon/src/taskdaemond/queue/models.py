@@ -120,6 +120,13 @@ class TaskRecord:
     crashes: int = 0
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def duration(self) -> float | None:
+        """Seconds from ``started_at`` to ``finished_at`` once the task is final; else None."""
+        if not self.status.is_final or self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
     def to_api(self) -> dict[str, Any]:
         """The JSON the HTTP API answers with (TaskDaemon's fields first)."""
         return {
@@ -139,6 +146,7 @@ class TaskRecord:
             "updated_at": iso(self.updated_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
+            "duration": self.duration,
             "run_at": iso(self.run_at),
             "metadata": self.metadata,
             "errors": [{**e, "at": iso(e.get("at"))} for e in self.errors],
