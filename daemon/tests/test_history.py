@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from taskdaemond.history import BUCKET_SECONDS, BUCKETS, History
+from taskdaemond.defaults import BUCKET_SECONDS, BUCKETS
+from taskdaemond.history import History
 from taskdaemond.queue.models import Transition
 from taskdaemond.statuses import TaskStatus
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from taskdaemond import news
+from taskdaemond import defaults
 from taskdaemond.news import TaskNews
 
 
@@ -35,11 +35,11 @@ def test_changes_beyond_the_bound_are_reported_as_an_overflow() -> None:
     async def main() -> tuple[int, bool, bool]:
         hub = TaskNews()
         reader = hub.subscribe()
-        hub.publish(str(n) for n in range(news.MAX_PENDING_CHANGES + 10))
+        hub.publish(str(n) for n in range(defaults.MAX_PENDING_CHANGES + 10))
         changed = await reader.next(1)
         return len(changed), reader.take_overflow(), reader.take_overflow()
 
-    assert asyncio.run(main()) == (news.MAX_PENDING_CHANGES, True, False)
+    assert asyncio.run(main()) == (defaults.MAX_PENDING_CHANGES, True, False)
 
 
 def test_close_wakes_readers_and_unsubscribed_readers_get_nothing() -> None:

@@ -182,3 +182,33 @@ MAX_HEADER_BYTES = 64 * 1024
 REFUSED_LOG_INTERVAL = 10.0
 #: Retry-After of a 503 given because the bodies in flight are over their budget, in seconds.
 BODY_BUDGET_RETRY_AFTER = 1
+
+
+# -- the dashboard and live events --------------------------------------------------------
+
+#: Tasks per page of the dashboard's table.
+UI_PAGE_SIZE = 50
+#: Longest error text shown in a table cell (the task's page shows all of it).
+ERROR_PREVIEW = 120
+#: Seconds in one point of the dashboard's chart of the last hour.
+BUCKET_SECONDS = 60
+#: Points that chart keeps (one hour).
+BUCKETS = 60
+#: Seconds between re-reads of a streamed task when no news came (news may be missed: a
+#: notification lost while another daemon's connection was re-established).
+STREAM_RECHECK = 1.0
+#: Seconds between keep-alive comments on a quiet stream (they also find closed clients).
+STREAM_KEEPALIVE = 10.0
+#: Seconds the stream of every task gathers news before it reads the tasks that changed.
+STREAM_COALESCE = 0.25
+#: Tasks the stream of every task reads per round; past it, it sends ``overflow`` instead
+#: (the client reloads its view rather than receive a flood).
+STREAM_MAX_PER_ROUND = 50
+#: Milliseconds a browser's EventSource waits before it reconnects.
+STREAM_RETRY_MS = 2000
+#: Task ids in one CHANGES_CHANNEL payload (a payload is at most 8000 bytes; an id is 36).
+CHANGES_PER_NOTIFY = 150
+#: Changed task ids a subscription keeps between two reads; beyond, it reports an overflow.
+MAX_PENDING_CHANGES = 1000
+#: Most batches one pass deletes (5 million tasks at the default batch); the next pass goes on.
+MAX_BATCHES_PER_PASS = 10_000

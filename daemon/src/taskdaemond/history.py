@@ -9,13 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from taskdaemond import defaults
 from taskdaemond.queue.models import Transition
 from taskdaemond.statuses import TaskStatus
-
-#: Seconds in one point of the chart.
-BUCKET_SECONDS = 60
-#: Points kept: one hour.
-BUCKETS = 60
 
 
 @dataclass(slots=True)
@@ -30,17 +26,17 @@ class Point:
 
 
 class History:
-    """A ring of ``BUCKETS`` minutes."""
+    """A ring of ``defaults.BUCKETS`` minutes."""
 
     def __init__(self) -> None:
         self._points: dict[int, Point] = {}
 
     def _point(self, now: float) -> Point:
-        start = int(now // BUCKET_SECONDS) * BUCKET_SECONDS
+        start = int(now // defaults.BUCKET_SECONDS) * defaults.BUCKET_SECONDS
         point = self._points.get(start)
         if point is None:
             point = self._points[start] = Point(start)
-            oldest = start - BUCKETS * BUCKET_SECONDS
+            oldest = start - defaults.BUCKETS * defaults.BUCKET_SECONDS
             for key in [k for k in self._points if k <= oldest]:
                 del self._points[key]
         return point
@@ -63,6 +59,8 @@ class History:
 
     def series(self, now: float) -> list[Point]:
         """The last hour, oldest first, a point for every minute (empty ones included)."""
-        last = int(now // BUCKET_SECONDS) * BUCKET_SECONDS
-        starts = range(last - (BUCKETS - 1) * BUCKET_SECONDS, last + 1, BUCKET_SECONDS)
+        last = int(now // defaults.BUCKET_SECONDS) * defaults.BUCKET_SECONDS
+        starts = range(
+            last - (defaults.BUCKETS - 1) * defaults.BUCKET_SECONDS, last + 1, defaults.BUCKET_SECONDS
+        )
         return [self._points.get(start) or Point(start) for start in starts]

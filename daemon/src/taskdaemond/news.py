@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 
-#: Changed task ids a subscription keeps between two reads; beyond, it reports an overflow.
-MAX_PENDING_CHANGES = 1000
+from taskdaemond import defaults
 
 
 class Subscription:
@@ -31,7 +30,7 @@ class Subscription:
         for task_id in task_ids:
             if self.task_id is not None and task_id != self.task_id:
                 continue
-            if len(self._changed) >= MAX_PENDING_CHANGES:
+            if len(self._changed) >= defaults.MAX_PENDING_CHANGES:
                 self.overflowed = True
                 break
             self._changed.add(task_id)

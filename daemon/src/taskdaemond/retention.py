@@ -25,9 +25,6 @@ from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
 
 log = logging.getLogger("taskdaemond.retention")
 
-#: Most batches one pass deletes (5 million tasks at the default batch); the next pass goes on.
-MAX_BATCHES_PER_PASS = 10_000
-
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
@@ -89,12 +86,12 @@ async def prune_once(
     report = PruneReport()
     if cutoffs is None:
         cutoffs = policy.cutoffs(time.time() if now is None else now)
-    for _ in range(MAX_BATCHES_PER_PASS):
+    for _ in range(defaults.MAX_BATCHES_PER_PASS):
         if not cutoffs or report.add(await queue.prune(cutoffs, batch)) < batch:
             break
         await asyncio.sleep(pause)  # claims, outcomes and the API get the database between batches
     if policy.max_finished is not None:
-        for _ in range(MAX_BATCHES_PER_PASS):
+        for _ in range(defaults.MAX_BATCHES_PER_PASS):
             if report.add(await queue.prune_excess(policy.max_finished, batch)) < batch:
                 break
             await asyncio.sleep(pause)

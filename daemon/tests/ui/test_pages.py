@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from taskdaemond import ui
+from taskdaemond import defaults, ui
 from tests.helpers import Daemon, handler_table, serving, wait_until
 
 TOKEN = "s3cret-token"
@@ -120,7 +120,7 @@ def test_tasks_table_pages_with_the_api_cursor(client: httpx.Client) -> None:
     ids = client.post("/queue/batch", json={"tasks": [{"type": "echo", "data": {"n": n}} for n in range(60)]})
     assert ids.status_code == 200
     first = client.get("/ui/part/tasks", params={"type": "echo"}).text
-    assert len(row_ids(first)) == ui.pages.UI_PAGE_SIZE
+    assert len(row_ids(first)) == defaults.UI_PAGE_SIZE
     link = re.search(r'href="(/ui/tasks\?[^"]*cursor=\d+)" rel="next"', first)
     assert link is not None
     second = client.get(link.group(1).replace("/ui/tasks", "/ui/part/tasks").replace("&amp;", "&")).text

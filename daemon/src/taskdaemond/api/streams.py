@@ -3,7 +3,7 @@ first, then live until the task is final) and every task's changes (filtered by 
 
 A stream subscribes to the service's ``news`` before it reads, then re-reads a task whenever
 news says it changed (a commit of this daemon, a submit, a cancel, or a NOTIFY from another
-daemon on a shared queue), and at least every ``STREAM_RECHECK`` seconds; so it misses
+daemon on a shared queue), and at least every ``defaults.STREAM_RECHECK`` seconds; so it misses
 nothing that is committed, whichever daemon committed it.
 """
 
@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from taskdaemond import jsonfast
+from taskdaemond import defaults, jsonfast
 from taskdaemond.api.routes import Service
 from taskdaemond.errors import TaskNotFound
 from taskdaemond.news import Subscription
@@ -25,19 +25,6 @@ from taskdaemond.queue.base import QueueUnavailable
 from taskdaemond.queue.models import TaskRecord, iso
 from taskdaemond.service import TaskService
 from taskdaemond.tags import TAG_FILTER_PATTERN, parse_tag_filter
-
-#: Seconds between re-reads of a streamed task when no news came (news may be missed: a
-#: notification lost while another daemon's connection was re-established).
-STREAM_RECHECK = 1.0
-#: Seconds between keep-alive comments on a quiet stream (they also find closed clients).
-STREAM_KEEPALIVE = 10.0
-#: Seconds the stream of every task gathers news before it reads the tasks that changed.
-STREAM_COALESCE = 0.25
-#: Tasks the stream of every task reads per round; past it, it sends ``overflow`` instead
-#: (the client reloads its view rather than receive a flood).
-STREAM_MAX_PER_ROUND = 50
-#: Milliseconds a browser's EventSource waits before it reconnects.
-STREAM_RETRY_MS = 2000
 
 EVENT_STREAM = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -75,7 +62,7 @@ async def task_events(
     """The events of one task after the ``seen`` first (their ids are 1-based positions), and its
     snapshot whenever it changes; ends with ``end`` once the task is final (or deleted)."""
     try:
-        yield f"retry: {STREAM_RETRY_MS}\n\n".encode()
+        yield f"retry: {defaults.STREAM_RETRY_MS}\n\n".encode()
         last: dict[str, Any] | None = None
         quiet_since = time.monotonic()
         while True:
@@ -93,8 +80,8 @@ async def task_events(
                 return
             if service.news.closed:
                 return
-            await subscription.next(STREAM_RECHECK)
-            if time.monotonic() - quiet_since >= STREAM_KEEPALIVE:
+            await subscription.next(defaults.STREAM_RECHECK)
+            if time.monotonic() - quiet_since >= defaults.STREAM_KEEPALIVE:
                 yield KEEPALIVE
                 quiet_since = time.monotonic()
             try:
@@ -118,11 +105,11 @@ async def all_events(
     with ``tag`` when given; ``overflow`` when too many changed at once to send each; until the
     daemon stops."""
     try:
-        yield f"retry: {STREAM_RETRY_MS}\n\n".encode()
+        yield f"retry: {defaults.STREAM_RETRY_MS}\n\n".encode()
         yield sse("hello", {"daemon_id": service.daemon_id})
         while not service.news.closed:
-            changed = await subscription.next(STREAM_KEEPALIVE)
-            if subscription.take_overflow() or len(changed) > STREAM_MAX_PER_ROUND:
+            changed = await subscription.next(defaults.STREAM_KEEPALIVE)
+            if subscription.take_overflow() or len(changed) > defaults.STREAM_MAX_PER_ROUND:
                 yield sse("overflow", {"changed": len(changed)})
             elif not changed:
                 yield KEEPALIVE
@@ -139,7 +126,7 @@ async def all_events(
                     if wanted and (tag is None or record.tags.get(tag[0]) == tag[1]):
                         yield sse("task", snapshot(record))
             # Let news gather: a busy queue makes one round of reads every quarter second.
-            await asyncio.sleep(STREAM_COALESCE)
+            await asyncio.sleep(defaults.STREAM_COALESCE)
     finally:
         subscription.close()
 

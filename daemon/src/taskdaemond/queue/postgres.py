@@ -147,7 +147,7 @@ class PostgresQueue(TaskQueue):
         """NOTIFY the other daemons (delivered at commit) that these tasks changed."""
         if not task_ids or self._on_changes is None:
             return
-        step = sql.CHANGES_PER_NOTIFY
+        step = defaults.CHANGES_PER_NOTIFY
         payloads = [
             " ".join([self.daemon_id, *task_ids[i : i + step]]) for i in range(0, len(task_ids), step)
         ]

@@ -1,6 +1,7 @@
 """Every SQL statement of the PostgreSQL queue, named, in one place. The schema itself is in
 the versioned files of ``queue/migrations``."""
 
+from taskdaemond import defaults
 from taskdaemond.queue._rows import list_query
 from taskdaemond.queue.models import TaskFilters
 from taskdaemond.statuses import TaskStatus, sql_literal
@@ -17,8 +18,6 @@ TASKS_CHANNEL = "taskdaemon_tasks"
 CANCEL_CHANNEL = "taskdaemon_cancel"
 #: Tasks that changed (for the live streams): payload "<daemon id> <task id> <task id> ...".
 CHANGES_CHANNEL = "taskdaemon_changes"
-#: Task ids in one CHANGES_CHANNEL payload (a payload is at most 8000 bytes; an id is 36).
-CHANGES_PER_NOTIFY = 150
 
 #: application_name of a daemon's connections: pg_stat_activity lists the daemons on the queue.
 APPLICATION_NAME = "taskdaemond {version} {daemon}"
@@ -110,7 +109,7 @@ WHERE t.seq = v.seq AND t.status = {_PROCESSING} AND t.claimed_by = %(daemon)s
 RETURNING t.id
 )
 SELECT pg_notify('{CHANGES_CHANNEL}', %(daemon)s || ' ' || string_agg(id, ' '))
-FROM (SELECT id, (row_number() OVER ()) / {CHANGES_PER_NOTIFY} AS chunk FROM done) AS numbered
+FROM (SELECT id, (row_number() OVER ()) / {defaults.CHANGES_PER_NOTIFY} AS chunk FROM done) AS numbered
 GROUP BY chunk
 """
 

@@ -19,17 +19,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from taskdaemond import __version__
+from taskdaemond import __version__, defaults
 from taskdaemond.errors import InvalidTaskState, TaskNotFound
 from taskdaemond.queue.models import TaskFilters, TaskRecord, iso
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 from taskdaemond.tags import parse_tag_filter
-
-#: Tasks per page of the dashboard's table.
-UI_PAGE_SIZE = 50
-#: Longest error text shown in a table cell (the task's page shows all of it).
-ERROR_PREVIEW = 120
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -203,7 +198,7 @@ async def tasks_part(
     page = await service.list(
         status=wanted_status,
         task_type=task_type or None,
-        limit=UI_PAGE_SIZE,
+        limit=defaults.UI_PAGE_SIZE,
         cursor=cursor or None,
         filters=filters,
     )
@@ -228,7 +223,7 @@ async def tasks_part(
         statuses=[s.value for s in TaskStatus],
         task_types=service.task_types,
         problems=problems,
-        preview=ERROR_PREVIEW,
+        preview=defaults.ERROR_PREVIEW,
         live_url="/api/events" + _query({"type": task_type or "", "tag": tag or "" if wanted_tag else ""}),
     )
 
