@@ -137,21 +137,25 @@ class TaskService:
         """The task once it is final, or as it is after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            record = await self.get(task_id)
-            remaining = deadline - time.monotonic()
-            if record.status.is_final or remaining <= 0:
-                return record
+            # The waiter is in place before the read: a commit landing while the read is in
+            # flight still wakes it (else it would sleep out WAIT_RECHECK: a p99 of a second).
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(task_id, []).append(future)
-            # Bounded wait: wakes on commit, or re-reads at least every WAIT_RECHECK seconds (a
-            # task whose final status came from elsewhere, e.g. another daemon).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, min(remaining, defaults.WAIT_RECHECK))
-            waiters = self._waiters.get(task_id)
-            if waiters is not None and future in waiters:
-                waiters.remove(future)
-                if not waiters:
-                    del self._waiters[task_id]
+            try:
+                record = await self.get(task_id)
+                remaining = deadline - time.monotonic()
+                if record.status.is_final or remaining <= 0:
+                    return record
+                # Bounded wait: wakes on commit, or re-reads at least every WAIT_RECHECK seconds
+                # (a task whose final status came from elsewhere, e.g. another daemon).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(future, min(remaining, defaults.WAIT_RECHECK))
+            finally:
+                waiters = self._waiters.get(task_id)
+                if waiters is not None and future in waiters:
+                    waiters.remove(future)
+                    if not waiters:
+                        del self._waiters[task_id]
 
     def committed(self, transitions: Sequence[Transition]) -> None:
         """Transitions are durable: wake whoever waits for a task that is now final."""

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from taskdaemond import defaults
 from tests.helpers import handler_table
 
 #: JSON Schema 2020-12's keywords, and the few OpenAPI 3.1 adds to a schema object.
@@ -146,10 +147,21 @@ def test_no_operation_documents_422_and_every_one_documents_400(documents: Any) 
         assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
+def test_submit_documents_its_wait_and_the_202_when_the_wait_passes(documents: Any) -> None:
+    for document in documents:
+        submit = document["paths"]["/queue"]["post"]
+        [wait] = [parameter for parameter in submit["parameters"] if parameter["name"] == "wait"]
+        assert wait["in"] == "query" and not wait.get("required", False)
+        schema = wait["schema"]["anyOf"][0]
+        assert schema["exclusiveMinimum"] == 0 and schema["maximum"] == defaults.MAX_LONG_POLL
+        pending = submit["responses"]["202"]["content"]["application/json"]["schema"]
+        assert pending["required"] == ["task_id", "status"]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "codes"),
     [
-        ("post", "/queue", {"200", "400", "403", "408", "413", "415", "503"}),
+        ("post", "/queue", {"200", "202", "400", "403", "408", "413", "415", "503"}),
         ("post", "/queue/batch", {"200", "400", "403", "408", "413", "415", "503"}),
         ("get", "/api/tasks/{task_id}", {"200", "400", "403", "404", "503"}),
         ("get", "/api/tasks", {"200", "400", "403", "503"}),

@@ -100,7 +100,12 @@ TASK_LOGS = {
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str]]] = {
     ("post", "/queue"): (
         "submit",
-        {"type": "object", "properties": {"task_id": {"type": "string"}}, "required": ["task_id"]},
+        {
+            "type": "object",
+            "description": "The task's id; with ?wait, its final record too (as GET /api/tasks/{task_id}).",
+            "properties": {"task_id": {"type": "string"}},
+            "required": ["task_id"],
+        },
         ("408", "413", "415", "503"),
     ),
     ("post", "/queue/batch"): (
@@ -134,6 +139,16 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str
     ("head", "/health"): ("health_head", None, ()),
     ("get", "/metrics"): ("metrics", None, ()),
     ("get", "/api/metrics"): ("metrics_json", JSON_OBJECT, ("503",)),
+}
+
+#: A submit with ?wait whose task was not final in time (202).
+SUBMIT_PENDING = {
+    "type": "object",
+    "properties": {
+        "task_id": {"type": "string"},
+        "status": {"enum": [status.value for status in TaskStatus]},
+    },
+    "required": ["task_id", "status"],
 }
 
 #: What a client can do next with the task a submit returns.
@@ -214,6 +229,11 @@ def _describe(
         success["links"] = {
             name: {"operationId": target, "parameters": {"task_id": "$response.body#/task_id"}}
             for name, target in SUBMIT_LINKS.items()
+        }
+        responses["202"] = {
+            "description": "With ?wait: the task was not final within that many seconds.",
+            "content": {"application/json": {"schema": SUBMIT_PENDING}},
+            "links": copy.deepcopy(success["links"]),
         }
     elif operation_id == "submit_batch":
         operation["requestBody"] = submit_body(BatchRequest, task_types)

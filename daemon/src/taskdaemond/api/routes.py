@@ -49,11 +49,35 @@ def _new_task(service: TaskService, body: SubmitRequest) -> NewTask:
     )
 
 
-@router.post("/queue", summary="Submit a task", tags=["tasks"], openapi_extra=body_schema(SubmitRequest))
-async def submit(request: Request, service: Service) -> dict[str, str]:
+@router.post(
+    "/queue",
+    summary="Submit a task; with ?wait, answer with it once it is final",
+    tags=["tasks"],
+    openapi_extra=body_schema(SubmitRequest),
+)
+async def submit(
+    request: Request,
+    service: Service,
+    wait: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=defaults.MAX_LONG_POLL,
+            allow_inf_nan=False,
+            description="Seconds to wait for the task to be final: 200 with its record, else 202.",
+        ),
+    ] = None,
+) -> Response:
+    """Submit and, with ``wait``, wait in the same request: one round trip to the result."""
     body = await parse_body(request, SubmitRequest)
     [task_id] = await service.submit([_new_task(service, body)])
-    return {"task_id": task_id}
+    if wait is None:
+        return _json({"task_id": task_id})
+    record = await service.wait_final(task_id, wait)
+    if record.status.is_final:  # task_id too: clients of the plain submit read that name
+        return _json({"task_id": task_id, **record.to_api()})
+    answer = jsonfast.dumps_bytes({"task_id": task_id, "status": record.status.value})
+    return Response(answer, status_code=202, media_type="application/json")
 
 
 @router.post(
