@@ -152,6 +152,31 @@ def test_submit_wait_of_a_failing_task_exits_1(daemon: Daemon) -> None:
     assert result.returncode == 1 and "failed" in result.stdout
 
 
+def test_submit_wait_json_of_a_failing_task_prints_its_final_record_and_exits_1(daemon: Daemon) -> None:
+    result = taskdaemond("submit", "echo", '{"fail": "no"}', "--wait", "30", "--json", url=daemon.url)
+    task = json.loads(result.stdout)
+    assert result.returncode == 1 and task["status"] == "failed" and task["last_error"] == "no"
+
+
+def test_submit_wait_json_that_runs_out_prints_the_task_as_it_is_and_exits_6(daemon: Daemon) -> None:
+    result = taskdaemond("submit", "echo", '{"sleep": 60}', "--wait", "0.3", "--json", url=daemon.url)
+    task = json.loads(result.stdout)
+    assert result.returncode == 6 and task["status"] in ("pending", "processing")
+    cancelled = taskdaemond("cancel", task["id"], "--json", url=daemon.url)
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
+
+
+def test_submit_wait_with_an_idempotency_key_prints_the_first_task_again(daemon: Daemon) -> None:
+    key = ("--idempotency-key", f"cli-{os.getpid()}-{id(daemon)}")
+    first = json.loads(
+        taskdaemond("submit", "echo", '{"echo": 1}', *key, "--wait", "30", "--json", url=daemon.url).stdout
+    )
+    again = json.loads(
+        taskdaemond("submit", "echo", '{"echo": 2}', *key, "--wait", "30", "--json", url=daemon.url).stdout
+    )
+    assert again["id"] == first["id"] and again["result"] == {"echo": 1, "attempt": 0}
+
+
 def test_submit_of_an_unknown_type_exits_5_with_the_daemon_message(daemon: Daemon) -> None:
     result = taskdaemond("submit", "nope", "{}", url=daemon.url)
     assert result.returncode == 5 and "unknown task type 'nope'" in result.stderr

@@ -197,6 +197,20 @@ def follow_task(args: argparse.Namespace, task_id: str, seconds: float) -> dict[
     return wait_for(args, task_id, seconds)
 
 
+def submit_and_wait(args: argparse.Namespace, body: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Submit and wait in one request (POST /queue?wait): the final record, or after a 202 (the
+    wait passed, or is longer than the daemon allows) the task as GET ?wait gives it."""
+    started = time.monotonic()
+    step = min(seconds, defaults.MAX_LONG_POLL)
+    if step <= 0:  # no wait to speak of: the daemon refuses ?wait=0
+        return wait_for(args, request(args, "POST", "/queue", body=body).json()["task_id"], 0.0)
+    response = request(args, "POST", "/queue", body=body, params={"wait": step}, timeout=step + 30)
+    answer: dict[str, Any] = response.json()
+    if response.status_code == 200:
+        return answer
+    return wait_for(args, answer["task_id"], max(0.0, seconds - (time.monotonic() - started)))
+
+
 def wait_for(args: argparse.Namespace, task_id: str, seconds: float) -> dict[str, Any]:
     """Long-poll the task until final or ``seconds`` elapsed (in steps the server allows)."""
     end = time.monotonic() + seconds
@@ -347,6 +361,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
             body[key] = getattr(args, key)
     if args.tag:
         body["tags"] = dict(args.tag)
+    if args.wait is not None and (args.json or not sys.stdout.isatty()):
+        # Off a terminal nothing is drawn as it comes: one request to the result, then the
+        # task's logs and progress from its record.
+        task = submit_and_wait(args, body, args.wait)
+        if not args.json:
+            cli_live.replay(task)
+        return show_task(args, task, waited=True, logs=False)
     task_id = request(args, "POST", "/queue", body=body).json()["task_id"]
     if args.wait is None:
         if args.json:

@@ -1,7 +1,8 @@
 """What the CLI shows as it happens: a task's progress and logs while ``submit --wait`` (or
 ``status --wait``) follows its event stream, and the tasks table. On a terminal both are drawn
 with rich (a progress bar with the logs printed above it, a table); otherwise, plain lines that
-a log file or a pipe takes as they come."""
+a log file or a pipe takes as they come (``submit --wait`` off a terminal waits in one request
+and prints the same lines from the final record: ``replay``)."""
 
 from __future__ import annotations
 
@@ -159,6 +160,15 @@ def follow(
             except httpx.HTTPError:
                 return False  # the daemon went away: the caller reads the task as it is
     return False
+
+
+def replay(task: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    """A task's stored logs and progress, then its status, as the plain lines ``follow`` prints."""
+    view = PlainView(out)
+    for entry in task.get("logs") or []:
+        if isinstance(entry, dict) and entry.get("event") in ("log", "progress"):
+            view.event(str(entry["event"]), entry)
+    view.event("task", task)
 
 
 def tasks_table(tasks: list[dict[str, Any]], out: TextIO = sys.stdout) -> None:
