@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 import httpx
 
-from taskdaemond import __version__, cli_live, defaults
+from taskdaemond import __version__, cli_live, defaults, scaffold
 from taskdaemond.config import Config, check_runnable, command_warning, find_config_path, load_config
 from taskdaemond.errors import ConfigError
 from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
@@ -608,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_daemon_commands(commands)
     _add_client_commands(commands)
+    scaffold.add_commands(commands)
     return parser
 
 
