@@ -3,6 +3,8 @@
   - taskdaemon: POST /queue, then GET /api/tasks/{id}?wait=30 (the long poll answers when the
     task is final), with the stdlib's http.client over one kept-alive connection; SQLite queue,
     one handler instance;
+  - taskdaemon-wait: the same daemon set-up (its own instance), one request: POST /queue?wait=30
+    answers with the final record;
   - celery: task.delay(data).get() (Redis broker and result backend, one prefork process);
   - rq: queue.enqueue(...) then job.latest_result(timeout=...) (RQ 2's blocking result wait),
     one SimpleWorker.
@@ -19,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,30 +33,35 @@ RoundTrip = Callable[[dict[str, int]], Any]
 
 
 @contextmanager
-def taskdaemon_client(_redis_url: str, tmp: Path) -> Iterator[RoundTrip]:
+def taskdaemon_client(_redis_url: str, tmp: Path, *, one_request: bool = False) -> Iterator[RoundTrip]:
     # The stdlib's http.client on one kept-alive connection: the plainest client there is (httpx,
     # used elsewhere in the bench, adds about half a millisecond per round trip of its own).
     with running_daemon(tmp, "sqlite", 1) as daemon:
         host, port = daemon.url.removeprefix("http://").split(":")
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
 
-        def submit(body: str) -> str:
+        def post(path: str, body: str) -> dict[str, Any]:
             try:
-                connection.request("POST", "/queue", body, {"Content-Type": "application/json"})
-                return str(json.loads(connection.getresponse().read())["task_id"])
+                connection.request("POST", path, body, {"Content-Type": "application/json"})
+                answer: dict[str, Any] = json.loads(connection.getresponse().read())
             except (ConnectionError, http.client.HTTPException):
                 # The server closes a connection idle for 5 s (while the peers take their turn):
                 # open a new one. Each round starts with untimed tasks, so this is never timed.
                 connection.close()
-                connection.request("POST", "/queue", body, {"Content-Type": "application/json"})
-                return str(json.loads(connection.getresponse().read())["task_id"])
+                connection.request("POST", path, body, {"Content-Type": "application/json"})
+                answer = json.loads(connection.getresponse().read())
+            return answer
 
         def round_trip(data: dict[str, int]) -> Any:
-            task_id = submit(json.dumps({"type": "echo", "data": data}))
-            connection.request("GET", f"/api/tasks/{task_id}?wait=30")
-            task = json.loads(connection.getresponse().read())
+            body = json.dumps({"type": "echo", "data": data})
+            if one_request:  # submit and wait in one: 200 with the final record
+                task = post("/queue?wait=30", body)
+            else:
+                task_id = post("/queue", body)["task_id"]
+                connection.request("GET", f"/api/tasks/{task_id}?wait=30")
+                task = json.loads(connection.getresponse().read())
             if task["status"] != "completed":
-                raise RuntimeError(f"taskdaemon: task {task_id} is {task['status']}")
+                raise RuntimeError(f"taskdaemon: task {task['task_id']} is {task['status']}")
             return task["result"]
 
         try:
@@ -116,7 +124,15 @@ def rq_client(redis_url: str, tmp: Path) -> Iterator[RoundTrip]:
         yield round_trip
 
 
-CLIENTS = {"taskdaemon": taskdaemon_client, "celery": celery_client, "rq": rq_client}
+CLIENTS = {
+    "taskdaemon": taskdaemon_client,
+    "taskdaemon-wait": partial(taskdaemon_client, one_request=True),
+    "celery": celery_client,
+    "rq": rq_client,
+}
+#: The daemon's modes, each compared with Celery as well (issue 19's target: the one-request p50
+#: at most half of Celery's, its p99 below Celery's).
+OURS = ("taskdaemon", "taskdaemon-wait")
 WARM_UP = 20
 ROUND_WARM_UP = 5
 
@@ -182,14 +198,25 @@ def run(mode: Mode, systems: tuple[str, ...] = tuple(CLIENTS)) -> dict[str, Any]
     if "taskdaemon" in results:
         ours = results["taskdaemon"]
         for peer in systems:
-            if peer != "taskdaemon":
+            if peer not in OURS:
                 ratios[peer] = {q: results[peer][f"{q}_ms"] / ours[f"{q}_ms"] for q in ("p50", "p90", "p99")}
                 rows.append(
                     [f"{peer}/taskdaemon", *(f"{ratios[peer][q]:.1f}x" for q in ("p50", "p90", "p99")), ""]
                 )
+    over_celery: dict[str, Any] = {}
+    if "celery" in results:
+        for system in (s for s in OURS if s in results):
+            celery = results["celery"]
+            over_celery[system] = {
+                q: results[system][f"{q}_ms"] / celery[f"{q}_ms"] for q in ("p50", "p90", "p99")
+            }
+            rows.append(
+                [f"{system}/celery", *(f"{over_celery[system][q]:.2f}x" for q in ("p50", "p90", "p99")), ""]
+            )
     print_table(
         f"Latency: one task at a time, submit -> result, ms, over {per_round * mode.repeat:,} tasks each "
-        f"({mode.repeat} interleaved rounds); <peer>/taskdaemon: how many times slower the peer is",
+        f"({mode.repeat} interleaved rounds); <peer>/taskdaemon: how many times slower the peer is; "
+        "<ours>/celery: our time as a fraction of Celery's",
         ["system", "p50", "p90", "p99", "round p50 median (min-max)"],
         rows,
     )
@@ -198,6 +225,7 @@ def run(mode: Mode, systems: tuple[str, ...] = tuple(CLIENTS)) -> dict[str, Any]
         "repeat": mode.repeat,
         "systems": results,
         "peer_over_taskdaemon": ratios,
+        "ours_over_celery": over_celery,
     }
     write_result("latency", mode, data)
     return data
