@@ -111,7 +111,9 @@ def test_logs_are_json_by_default(client: httpx.Client) -> None:
 
 
 def test_duration_is_the_seconds_run_once_final(client: httpx.Client) -> None:
+    later = submit(client, {"type": "echo", "data": {}, "delay": 60})
+    assert client.get(f"/api/tasks/{later}").json()["duration"] is None
+    assert client.post(f"/api/tasks/{later}/cancel").status_code == 200
     task_id = submit(client, {"type": "echo", "data": {"sleep": 0.3}})
-    assert client.get(f"/api/tasks/{task_id}").json()["duration"] is None
     task = wait(client, task_id)
     assert task["status"] == "completed" and 0.3 <= task["duration"] < 30
