@@ -27,7 +27,7 @@ import httpx
 from taskdaemond import __version__, cli_live, defaults, scaffold
 from taskdaemond.config import Config, check_runnable, command_warning, find_config_path, load_config
 from taskdaemond.errors import ConfigError
-from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
+from taskdaemond.statuses import FINAL_STATUSES, StatusFilter, TaskStatus
 from taskdaemond.tags import parse_tag_assignment, parse_tag_filter
 
 EXIT_OK = 0
@@ -576,7 +576,7 @@ def _add_client_commands(commands: Any) -> None:
     status.set_defaults(run=cmd_status)
 
     tasks = commands.add_parser("tasks", help="list tasks", description="List tasks, newest first.")
-    tasks.add_argument("--status", choices=[status.value for status in TaskStatus])
+    tasks.add_argument("--status", choices=[status.value for status in StatusFilter])  # aliases too
     tasks.add_argument("--type", help="task type")
     tasks.add_argument("--limit", type=int, help=f"tasks per page (default {defaults.DEFAULT_PAGE_SIZE})")
     tasks.add_argument("--cursor", help="page after this cursor")
