@@ -159,3 +159,95 @@ def test_go_runtime_is_a_copy_of_the_examples() -> None:
     assert sorted(p.name for p in copies.iterdir()) == expected
     for name in expected:
         assert (copies / name).read_bytes() == (examples / name).read_bytes(), name
+
+
+#: Cases in the conformance harness's format for the generated greeting (its own task type).
+SCAFFOLD_CASES = {
+    "description": "a generated handler, as the harness replays it",
+    "cases": [
+        {
+            "id": "greeting-with-events",
+            "description": "a task gets its log and progress events, then its result",
+            "spec": "README.md#5-events",
+            "input": [
+                {"send": ""},
+                {
+                    "send_json": {
+                        "task_id": "g1",
+                        "task_type": NAME,
+                        "task_data": {"name": "Ada"},
+                        "attempt": 0,
+                    }
+                },
+                {"close_stdin": True},
+            ],
+            "output": [
+                {"event": "log", "task_id": "g1", "level": "info", "message": "greeting Ada"},
+                {"event": "progress", "task_id": "g1", "progress": 1, "message": "greeted"},
+                {"status": "success", "result": {"message": "Hello, Ada!"}, "task_id": "g1"},
+            ],
+            "exit_code": 0,
+        },
+        {
+            "id": "malformed-then-serving",
+            "description": "plain text gets an InvalidJSON error and the next task its answer",
+            "spec": "README.md#8-malformed-task-lines",
+            "input": [
+                {"send": "not json"},
+                {"send_json": {"task_id": "g2", "task_type": NAME, "task_data": {"name": 7}, "attempt": 0}},
+                {"close_stdin": True},
+            ],
+            "output": [
+                {
+                    "status": "error",
+                    "error": {"match": "any-string"},
+                    "retryable": False,
+                    "error_type": "InvalidJSON",
+                },
+                {
+                    "status": "error",
+                    "error": {"match": "any-string"},
+                    "retryable": False,
+                    "error_type": "InvalidInput",
+                    "task_id": "g2",
+                },
+            ],
+            "exit_code": 0,
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("language", list(scaffold.LANGUAGES))
+def test_conformance_harness_passes_the_generated_handler(language: str, tmp_path: Path) -> None:
+    project = tmp_path / "greet"
+    assert new_handler(language, project).returncode == 0
+    commands = {
+        "python": f"{sys.executable} -u {project / 'handler.py'}",
+        "ruby": f"ruby {project / 'handler.rb'}",
+        "typescript": f"node {project / 'handler.mjs'}",
+        "go": str(project / "bin" / "handler"),
+    }
+    if language == "typescript":
+        run(["npm", "install", "--offline", "--no-audit", "--no-fund"], project)
+    elif language == "go":
+        run(["go", "build", "-o", "bin/handler", "."], project, GO_ENV)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "scaffold.json").write_text(json.dumps(SCAFFOLD_CASES))
+    harness = Path(sys.executable).parent / "taskdaemon-conformance"
+    report = tmp_path / "report.jsonl"
+    argv = [
+        str(harness),
+        "run",
+        "--command",
+        commands[language],
+        "--cases",
+        str(cases),
+        "--report",
+        str(report),
+    ]
+    run(argv, tmp_path, SDK_ENV[language])
+    outcomes = [json.loads(line) for line in report.read_text().splitlines()]
+    passed = {line["case"]: line["passed"] for line in outcomes if line["kind"] == "case"}
+    assert passed == {"greeting-with-events": True, "malformed-then-serving": True}, outcomes
