@@ -186,3 +186,21 @@ def serving(
         yield instance
     finally:
         instance.stop()
+
+
+#: A retry backoff short enough for tests: retries come within a fraction of a second.
+FAST_BACKOFF = {"initial": 0.05, "multiplier": 2, "max": 0.2, "jitter": 0}
+
+
+def submit(client: httpx.Client, body: dict[str, Any]) -> str:
+    """POST /queue ``body``; the new task's id (the submit must succeed)."""
+    response = client.post("/queue", json=body)
+    assert response.status_code == 200, response.text
+    task_id: str = response.json()["task_id"]
+    return task_id
+
+
+def wait(client: httpx.Client, task_id: str, seconds: float = 30) -> dict[str, Any]:
+    """The task once it is final (a long poll of at most ``seconds``)."""
+    task: dict[str, Any] = client.get(f"/api/tasks/{task_id}", params={"wait": seconds}).json()
+    return task

@@ -13,10 +13,9 @@ from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue import TaskRecord, open_queue
 from taskdaemond.scheduler import Scheduler
 from taskdaemond.statuses import TaskStatus
-from tests.helpers import handler_table, make_config
+from tests.helpers import FAST_BACKOFF, handler_table, make_config
 
 T = TypeVar("T")
-FAST_BACKOFF = {"initial": 0.05, "multiplier": 2, "max": 0.2, "jitter": 0}
 
 
 def config(tmp_path: Path, queue: str = "sqlite", **handlers: dict[str, Any]) -> Config:

@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import Daemon, handler_table, serving, wait_until
+from tests.helpers import FAST_BACKOFF, Daemon, handler_table, serving, submit, wait, wait_until
 
-FAST_BACKOFF = {"initial": 0.05, "max": 0.2, "jitter": 0}
 LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2} (?P<message>.*)$")
 
 
@@ -27,18 +26,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         {"shutdown_grace": 1},
     ) as instance:
         yield instance
-
-
-def submit(client: httpx.Client, body: dict[str, Any]) -> str:
-    response = client.post("/queue", json=body)
-    assert response.status_code == 200, response.text
-    task_id: str = response.json()["task_id"]
-    return task_id
-
-
-def wait(client: httpx.Client, task_id: str) -> dict[str, Any]:
-    task: dict[str, Any] = client.get(f"/api/tasks/{task_id}", params={"wait": 30}).json()
-    return task
 
 
 def listed(client: httpx.Client, status: str) -> list[dict[str, Any]]:
