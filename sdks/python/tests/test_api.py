@@ -17,6 +17,7 @@ def test_the_public_names_are_exported() -> None:
     assert sorted(taskdaemon.__all__) == sorted(
         [
             "LOG_LEVELS",
+            "Dependency",
             "Error",
             "Handler",
             "HandlerFunction",
@@ -40,6 +41,12 @@ def test_each_public_name_is_the_documented_object() -> None:
         "task_data",
         "attempt",
         "tags",
+        "dependencies",
+    ]
+    assert [field.name for field in dataclasses.fields(taskdaemon.Dependency)] == [
+        "task_id",
+        "task_type",
+        "result",
     ]
     assert taskdaemon.Success(1).to_message() == {"status": "success", "result": 1}
     assert isinstance(taskdaemon.Error("no"), taskdaemon.Error)
@@ -66,6 +73,11 @@ def test_each_testing_name_is_the_documented_object() -> None:
         "task_id": "test-task",
     }
     assert testing.task("kind", {"a": 1})["task_data"] == {"a": 1}
+    assert "dependencies" not in testing.task("kind")
+    parent = taskdaemon.Dependency("t1", "fetch", [1])
+    assert testing.task("kind", dependencies={"load": parent})["dependencies"] == {
+        "load": {"task_id": "t1", "task_type": "fetch", "result": [1]},
+    }
     assert inspect.isclass(testing.HandlerProcess)
     assert [field.name for field in dataclasses.fields(testing.Outcome)] == [
         "result",

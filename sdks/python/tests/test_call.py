@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pysdk_support import check_event, check_result
-from taskdaemon import Error, HandlerFunction, Success, Task
+from taskdaemon import Dependency, Error, HandlerFunction, Success, Task
 from taskdaemon.testing import Outcome, call
 
 
@@ -57,6 +57,16 @@ class TestOutcome:
             {},
             3,
         )
+
+    def test_a_step_reads_its_parents_result_from_the_given_dependencies(self) -> None:
+        def report(task: Task) -> Success:
+            return Success(
+                {"rows": task.dependencies["load"].result["rows"], "from": list(task.dependencies)}
+            )
+
+        outcome = checked(call(report, dependencies={"load": Dependency("t1", "fetch", {"rows": 42})}))
+        assert outcome.message["result"] == {"rows": 42, "from": ["load"]}
+        assert checked(call(lambda task: Success(len(task.dependencies)))).message["result"] == 0
 
     def test_the_message_is_the_decoded_wire_line(self) -> None:
         outcome = call(lambda _task: Success((1, 2)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taskdaemon._parse import Malformed, parse_line, strip_line_end
-from taskdaemon._task import Task
+from taskdaemon._task import Dependency, Task
 
 TASK = b'{"task_id":"t","task_type":"k","task_data":{},"attempt":0}'
 
@@ -53,6 +53,52 @@ def test_tags_that_are_not_strings_are_an_invalid_task_naming_the_tag() -> None:
     assert isinstance(parsed, Malformed)
     assert parsed.error.error_type == "InvalidTask"
     assert "tags['n'] must be a string" in parsed.error.error
+
+
+def test_dependencies_are_read_and_absent_dependencies_are_empty() -> None:
+    line = (
+        b'{"task_id":"t","task_type":"k","task_data":{},"attempt":0,"dependencies":'
+        b'{"load":{"task_id":"t1","task_type":"fetch","result":{"rows":42},"later":1},'
+        b'"none":{"task_id":"t2","task_type":"quiet","result":null}}}'
+    )
+    parsed = parse_line(line)
+    assert isinstance(parsed, Task)
+    assert dict(parsed.dependencies) == {
+        "load": Dependency("t1", "fetch", {"rows": 42}),
+        "none": Dependency("t2", "quiet", None),
+    }
+    plain = parse_line(TASK)
+    assert isinstance(plain, Task)
+    assert dict(plain.dependencies) == {}
+
+
+@pytest.mark.parametrize(
+    ("dependencies", "message"),
+    [
+        (b"[]", "dependencies must be an object, got array"),
+        (b"null", "dependencies must be an object, got null"),
+        (b'{"load":"t1"}', "dependencies['load'] must be an object, got string"),
+        (b'{"load":{"task_id":"t1","task_type":"f"}}', "dependencies['load'].result is missing"),
+        (b'{"load":{"task_type":"f","result":1}}', "dependencies['load'].task_id is missing"),
+        (
+            b'{"load":{"task_id":5,"task_type":"f","result":1}}',
+            "dependencies['load'].task_id must be a string, got integer",
+        ),
+        (
+            b'{"load":{"task_id":"t1","task_type":"","result":1}}',
+            "dependencies['load'].task_type must not be empty",
+        ),
+    ],
+)
+def test_malformed_dependencies_are_an_invalid_task_naming_the_field(
+    dependencies: bytes, message: str
+) -> None:
+    line = b'{"task_id":"t","task_type":"k","task_data":{},"attempt":0,"dependencies":' + dependencies + b"}"
+    parsed = parse_line(line)
+    assert isinstance(parsed, Malformed)
+    assert parsed.error.error_type == "InvalidTask"
+    assert parsed.error.error == message
+    assert parsed.task_id == "t"
 
 
 def test_an_integral_float_attempt_is_accepted_as_an_integer() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pysdk_support import check_event
-from taskdaemon import Task
+from taskdaemon import Dependency, Task
 from taskdaemon._task import connect_events
 
 
@@ -43,7 +43,10 @@ class TestFields:
     def test_a_connected_task_keeps_its_repr_equality_and_hash(self) -> None:
         connected = Task("t", "k", {}, 0)
         connect_events(connected, print)
-        assert repr(connected) == "Task(task_id='t', task_type='k', task_data={}, attempt=0, tags={})"
+        assert repr(connected) == (
+            "Task(task_id='t', task_type='k', task_data={}, attempt=0, tags={}, "
+            "dependencies=mappingproxy({}))"
+        )
         assert connected == Task("t", "k", {}, 0)
 
     @pytest.mark.parametrize(
@@ -96,6 +99,43 @@ class TestTags:
             Task("t", "k", {}, 0, ["a"])  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=r"tags\['n'\] must be a string"):
             Task("t", "k", {}, 0, {"n": 1})  # type: ignore[dict-item]
+
+
+class TestDependencies:
+    def test_dependencies_default_to_an_empty_read_only_mapping(self) -> None:
+        dependencies = Task("t", "k", {}).dependencies
+        assert dict(dependencies) == {}
+        with pytest.raises(TypeError):
+            dependencies["x"] = Dependency("a", "b")  # type: ignore[index]
+
+    def test_given_dependencies_are_kept_as_a_read_only_copy(self) -> None:
+        given = {"load": Dependency("t1", "fetch", {"rows": 42})}
+        task = Task("t", "k", {}, 0, {}, given)
+        given["other"] = Dependency("t2", "fetch")
+        assert dict(task.dependencies) == {"load": Dependency("t1", "fetch", {"rows": 42})}
+        assert task.dependencies["load"].result == {"rows": 42}
+        with pytest.raises(TypeError):
+            task.dependencies["x"] = Dependency("a", "b")  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            task.dependencies["load"].result = 1  # type: ignore[misc]
+        assert task == Task("t", "k", {}, 0, {}, {"load": Dependency("t1", "fetch", {"rows": 42})})
+
+    def test_a_dependency_without_a_result_holds_none(self) -> None:
+        assert Dependency("t1", "fetch").result is None
+
+    def test_dependencies_that_are_not_dependency_objects_are_refused(self) -> None:
+        with pytest.raises(TypeError, match="dependencies must be a mapping"):
+            Task("t", "k", {}, 0, {}, ["a"])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"dependencies\['load'\] must be a Dependency, got dict"):
+            Task("t", "k", {}, 0, {}, {"load": {"task_id": "a"}})  # type: ignore[dict-item]
+        with pytest.raises(TypeError, match="names must be strings"):
+            Task("t", "k", {}, 0, {}, {1: Dependency("a", "b")})  # type: ignore[dict-item]
+
+    def test_a_dependency_refuses_fields_the_protocol_does_not_allow(self) -> None:
+        with pytest.raises(ValueError, match="task_id must not be empty"):
+            Dependency("", "fetch")
+        with pytest.raises(TypeError, match="task_type must be a string"):
+            Dependency("t1", 3)  # type: ignore[arg-type]
 
 
 class TestEvents:

@@ -19,11 +19,12 @@ from __future__ import annotations
 from taskdaemon._dispatch import Handler, HandlerFunction
 from taskdaemon._results import Error, HandlerResult, Success
 from taskdaemon._run import run
-from taskdaemon._task import LOG_LEVELS, Task
+from taskdaemon._task import LOG_LEVELS, Dependency, Task
 from taskdaemon._version import __version__
 
 __all__ = [
     "LOG_LEVELS",
+    "Dependency",
     "Error",
     "Handler",
     "HandlerFunction",

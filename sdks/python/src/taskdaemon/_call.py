@@ -6,12 +6,15 @@ import contextlib
 import io
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskdaemon._dispatch import Dispatcher, Handler
 from taskdaemon._execute import EventLoopRunner, execute
 from taskdaemon._results import Error, Success
-from taskdaemon._task import Task
+from taskdaemon._task import NO_DEPENDENCIES, Dependency, Task
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def call(  # noqa: PLR0913 - the task's fields, keywords all but the data
     task_id: str = "test-task",
     attempt: int = 0,
     tags: dict[str, str] | None = None,
+    dependencies: Mapping[str, Dependency] | None = None,
 ) -> Outcome:
     """Run `handler` on one task built from the arguments; return what it answered.
 
@@ -54,11 +58,21 @@ def call(  # noqa: PLR0913 - the task's fields, keywords all but the data
     instead of stopping the caller. Call it from synchronous code: an async handler gets its own
     event loop, which cannot run inside another.
 
+    `dependencies` are what the task receives from the tasks it waited for, by name:
+    `call(step, dependencies={"load": Dependency("t1", "fetch", {"rows": 42})})`.
+
     Invalid arguments (an empty task_id, task_data that is not a dict, a negative attempt) raise
     TypeError or ValueError, as `Task` does.
     """
     dispatcher = Dispatcher(handler)
-    task = Task(task_id, task_type, {} if task_data is None else task_data, attempt, dict(tags or {}))
+    task = Task(
+        task_id,
+        task_type,
+        {} if task_data is None else task_data,
+        attempt,
+        dict(tags or {}),
+        NO_DEPENDENCIES if dependencies is None else dependencies,
+    )
     events: list[dict[str, Any]] = []
     captured = io.StringIO()
     runner = EventLoopRunner()

@@ -8,19 +8,26 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from taskdaemon._results import Error
 from taskdaemon._task import (
+    NO_DEPENDENCIES,
+    Dependency,
     Problem,
     Task,
     attempt_problem,
+    dependencies_from_value,
+    dependencies_problem,
     json_type_name,
     tags_problem,
     task_data_problem,
     task_id_problem,
     task_type_problem,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Bytes that make a line blank when it holds nothing else (protocol section 2).
 BLANK_BYTES = b" \t\r\n"
@@ -119,7 +126,8 @@ def _everyday_task(value: object) -> Task | None:
         and type(task_data) is dict
         and type(attempt) is int
         and attempt >= 0
-        and "tags" not in value  # tags are checked by the full path
+        and "tags" not in value  # tags and dependencies are checked by the full path
+        and "dependencies" not in value
     ):
         return Task(task_id, task_type, task_data, attempt)
     return None
@@ -173,7 +181,13 @@ def task_from_value(value: object) -> Task | Malformed:
         tags_fault = tags_problem(tags)
         if tags_fault is not None:
             return _malformed("InvalidTask", tags_fault.message, task_id)
-    return Task(task_id, value["task_type"], value["task_data"], attempt, tags)
+    dependencies: Mapping[str, Dependency] = NO_DEPENDENCIES
+    if "dependencies" in value:
+        dependencies_fault = dependencies_problem(value["dependencies"])
+        if dependencies_fault is not None:
+            return _malformed("InvalidTask", dependencies_fault.message, task_id)
+        dependencies = dependencies_from_value(value["dependencies"])
+    return Task(task_id, value["task_type"], value["task_data"], attempt, tags, dependencies)
 
 
 def _field_problem(

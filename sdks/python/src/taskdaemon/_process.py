@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
+    from taskdaemon._task import Dependency
+
 #: Seconds a write to the handler's stdin may block before HandlerTimeout.
 DEFAULT_WRITE_TIMEOUT = 30.0
 #: Characters of stderr quoted in HandlerTimeout and HandlerExited.
@@ -37,14 +39,25 @@ def task(
     *,
     task_id: str | None = None,
     attempt: int = 0,
+    dependencies: Mapping[str, Dependency] | None = None,
 ) -> dict[str, Any]:
-    """Build a task message; `task_id` defaults to a fresh UUID."""
-    return {
+    """Build a task message; `task_id` defaults to a fresh UUID.
+
+    `dependencies` (by name) become the message's `dependencies` field, left out when there are
+    none, as a daemon does.
+    """
+    message = {
         "task_id": str(uuid.uuid4()) if task_id is None else task_id,
         "task_type": task_type,
         "task_data": {} if task_data is None else dict(task_data),
         "attempt": attempt,
     }
+    if dependencies:
+        message["dependencies"] = {
+            name: {"task_id": d.task_id, "task_type": d.task_type, "result": d.result}
+            for name, d in dependencies.items()
+        }
+    return message
 
 
 class _Write:

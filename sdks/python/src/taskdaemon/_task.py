@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, NamedTuple
 
 #: Log levels of a `log` event, lowest first (protocol section 5).
@@ -79,6 +81,36 @@ def tags_problem(value: object) -> Problem | None:
     return None
 
 
+def dependencies_problem(value: object) -> Problem | None:
+    """Say what is wrong with a task line's dependencies, or None (protocol section 3.1).
+
+    An object of name to an object with task_id, task_type and result.
+    """
+    if not isinstance(value, dict):
+        return Problem(TypeError, f"dependencies must be an object, got {json_type_name(value)}")
+    for name, entry in value.items():
+        where = f"dependencies[{name!r}]"
+        if not isinstance(entry, dict):
+            return Problem(TypeError, f"{where} must be an object, got {json_type_name(entry)}")
+        for member in ("task_id", "task_type", "result"):
+            if member not in entry:
+                return Problem(TypeError, f"{where}.{member} is missing")
+        problem = _text_problem(f"{where}.task_id", entry["task_id"]) or _text_problem(
+            f"{where}.task_type", entry["task_type"]
+        )
+        if problem is not None:
+            return problem
+    return None
+
+
+def dependencies_from_value(value: dict[str, Any]) -> dict[str, Dependency]:
+    """Build the dependencies of a Task from a task line's checked `dependencies` object."""
+    return {
+        name: Dependency(entry["task_id"], entry["task_type"], entry["result"])
+        for name, entry in value.items()
+    }
+
+
 def attempt_problem(value: object) -> Problem | None:
     """Say what is wrong with an attempt (an integer >= 0, never a boolean), or None."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -95,11 +127,50 @@ def _raise_if(problem: Problem | None) -> None:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A task this task waited for, and the result it completed with (protocol section 3.1).
+
+    `result` is the `result` of the dependency's success, any JSON value (None when its handler
+    returned nothing).
+    """
+
+    task_id: str
+    task_type: str
+    result: Any = None
+
+    def __post_init__(self) -> None:
+        """Reject fields the protocol does not allow."""
+        _raise_if(task_id_problem(self.task_id))
+        _raise_if(task_type_problem(self.task_type))
+
+
+#: The dependencies of a task that has none: one shared, read-only, empty mapping.
+NO_DEPENDENCIES: Mapping[str, Dependency] = MappingProxyType({})
+
+
+def _freeze_dependencies(value: object) -> Mapping[str, Dependency]:
+    """Check the dependencies given to Task (names to Dependency objects); return a read-only copy."""
+    if not isinstance(value, Mapping):
+        msg = f"dependencies must be a mapping of name to Dependency, got {type(value).__name__}"
+        raise TypeError(msg)
+    for name, dependency in value.items():
+        if not isinstance(name, str):
+            msg = f"dependencies names must be strings, got {type(name).__name__}"
+            raise TypeError(msg)
+        if not isinstance(dependency, Dependency):
+            msg = f"dependencies[{name!r}] must be a Dependency, got {type(dependency).__name__}"
+            raise TypeError(msg)
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True)
 class Task:
     """One unit of work, as the daemon sent it.
 
     `attempt` is zero-based: the first run is 0, the first retry 1. `tags` are the submitter's
-    labels for the task (string to string; empty when it has none).
+    labels for the task (string to string; empty when it has none). `dependencies` are the tasks
+    this one waited for, by name (a workflow step's name, else the dependency's task_id), each a
+    `Dependency` holding its result; a read-only mapping, empty when the task has none.
 
     `log()` and `progress()` send events to the daemon while the handler works. A Task built by
     hand (in a unit test), or copied with `dataclasses.replace()`, has nowhere to send them: its
@@ -112,11 +183,15 @@ class Task:
     task_data: dict[str, Any]
     attempt: int = 0
     tags: dict[str, str] = field(default_factory=dict)
+    dependencies: Mapping[str, Dependency] = field(default_factory=lambda: NO_DEPENDENCIES)
     # Where events go: set by connect_events() for the task being executed, never by the caller.
     _emit: EventSink | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Reject fields the protocol does not allow."""
+        if self.dependencies is not NO_DEPENDENCIES:
+            # The one write to a frozen Task's own field: a read-only copy of what the caller gave.
+            object.__setattr__(self, "dependencies", _freeze_dependencies(self.dependencies))
         if _plainly_valid(self.task_id, self.task_type, self.task_data, self.attempt) and not self.tags:
             return
         _raise_if(task_id_problem(self.task_id))

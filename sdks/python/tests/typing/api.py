@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from taskdaemon import Error, Handler, HandlerFunction, HandlerResult, Success, Task, run
+from taskdaemon import (
+    Dependency,
+    Error,
+    Handler,
+    HandlerFunction,
+    HandlerResult,
+    Success,
+    Task,
+    run,
+)
 from taskdaemon.exceptions import TaskDaemonError
 from taskdaemon.testing import HandlerExited, HandlerProcess, HandlerTimeout, Outcome, call, task
 
@@ -23,6 +32,14 @@ def sync_handler(task: Task) -> Success | Error:
     if not name:
         return Error("no name", retryable=True, error_type="NoName", retry_after=1.5, metadata={})
     return Success({"message": f"Hello, {name}!"}, metadata={"n": 1})
+
+
+def reads_its_parent(task: Task) -> Success:
+    parents: Mapping[str, Dependency] = task.dependencies
+    load: Dependency = parents["load"]
+    parent_id: str = load.task_id
+    parent_type: str = load.task_type
+    return Success({"parent": parent_id, "type": parent_type, "rows": load.result})
 
 
 def returns_none(task: Task) -> None:
@@ -53,6 +70,11 @@ def test_them() -> None:
     answer: Success | Error = outcome.result
     maybe: HandlerResult = answer
     del ok, message, events, output, maybe
+
+    parent = Dependency("t1", "fetch", {"rows": 42})
+    step: Outcome = call(reads_its_parent, {}, dependencies={"load": parent})
+    step_message: dict[str, Any] = task("report", dependencies={"load": parent})
+    del step, step_message
 
     with HandlerProcess(["python3", "handler.py"], cwd=".", env={"A": "1"}) as handler:
         handler.send(task("hello", {"name": "Ada"}, task_id="t", attempt=1))
