@@ -10,7 +10,8 @@ class TaskTest < Minitest::Test
   def test_task_exposes_the_four_protocol_fields_and_is_frozen
     task = build(task_data: { "n" => 1 }, attempt: 2)
 
-    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2, tags: {} }, task.to_h)
+    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2, tags: {}, dependencies: {} },
+                 task.to_h)
     assert_predicate task, :frozen?
     assert_raises(NoMethodError) { task.instance_eval { self.attempt = 3 } }
   end
@@ -24,6 +25,44 @@ class TaskTest < Minitest::Test
     error = assert_raises(TypeError) { build(tags: { "n" => 1 }) }
     assert_equal 'tags["n"] must be a string, got integer', error.message
     assert_raises(TypeError) { build(tags: ["a"]) }
+  end
+
+  def test_dependencies_are_kept_frozen_and_default_to_empty
+    load = TaskDaemon::Dependency.new(task_id: "t0", task_type: "fetch", result: { "rows" => 42 })
+    given = { "load" => load }
+    task = build(dependencies: given)
+    given["other"] = load
+
+    assert_equal({ "load" => load }, task.dependencies)
+    assert_equal({ "rows" => 42 }, task.dependencies.fetch("load").result)
+    assert_predicate task.dependencies, :frozen?
+    assert_predicate task.dependencies.fetch("load"), :frozen?
+    assert_empty build.dependencies
+    assert_predicate build.dependencies, :frozen?
+  end
+
+  def test_dependencies_that_are_not_dependency_objects_are_refused
+    error = assert_raises(TypeError) { build(dependencies: { "load" => { "task_id" => "t0" } }) }
+    assert_equal 'dependencies["load"] must be a Dependency, got Hash', error.message
+    assert_raises(TypeError) { build(dependencies: [1]) }
+    assert_raises(TypeError) do
+      build(dependencies: { load: TaskDaemon::Dependency.new(task_id: "t0", task_type: "fetch") })
+    end
+  end
+
+  def test_a_dependency_is_a_frozen_value_that_checks_its_fields
+    dependency = TaskDaemon::Dependency.new(task_id: "t0", task_type: "fetch", result: [1])
+
+    assert_equal({ task_id: "t0", task_type: "fetch", result: [1] }, dependency.to_h)
+    assert_predicate dependency, :frozen?
+    assert_nil TaskDaemon::Dependency.new(task_id: "t0", task_type: "fetch").result
+    assert_equal dependency, TaskDaemon::Dependency.new(task_id: "t0", task_type: "fetch", result: [1])
+    assert_raises(ArgumentError) { TaskDaemon::Dependency.new(task_id: "", task_type: "fetch") }
+    assert_raises(TypeError) { TaskDaemon::Dependency.new(task_id: "t0", task_type: 3) }
+    assert_match(/task_type="fetch" result=\[1\]/, dependency.inspect)
+    case dependency
+    in { task_type: "fetch", result: [Integer] } then pass
+    end
   end
 
   def test_fields_the_protocol_does_not_allow_are_refused_with_the_field_named

@@ -25,14 +25,26 @@ class TestingCallTest < Minitest::Test
     seen = nil
     call(->(task) { (seen = task.to_h) && nil }, {})
 
-    assert_equal({ task_id: "test-task", task_type: "test", task_data: {}, attempt: 0, tags: {} }, seen)
+    assert_equal({ task_id: "test-task", task_type: "test", task_data: {}, attempt: 0, tags: {}, dependencies: {} },
+                 seen)
     call(lambda { |task|
       seen = task.to_h
       nil
     }, { "a" => 1 }, task_type: "resize", task_id: "abc", attempt: 2, tags: { "t" => "v" })
 
-    assert_equal({ task_id: "abc", task_type: "resize", task_data: { "a" => 1 }, attempt: 2, tags: { "t" => "v" } },
-                 seen)
+    assert_equal({ task_id: "abc", task_type: "resize", task_data: { "a" => 1 }, attempt: 2, tags: { "t" => "v" },
+                   dependencies: {} }, seen)
+  end
+
+  def test_a_step_reads_its_parents_result_from_the_given_dependencies
+    report = lambda do |task|
+      TaskDaemon::Success.new({ "rows" => task.dependencies.fetch("load").result.fetch("rows"),
+                                "from" => task.dependencies.keys })
+    end
+    load = TaskDaemon::Dependency.new(task_id: "t1", task_type: "fetch", result: { "rows" => 42 })
+    outcome = call(report, {}, dependencies: { "load" => load })
+
+    assert_equal({ "rows" => 42, "from" => ["load"] }, outcome.message["result"])
   end
 
   def test_task_data_reaches_the_handler_as_it_would_from_the_wire

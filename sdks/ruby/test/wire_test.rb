@@ -20,7 +20,34 @@ class WireParseTest < Minitest::Test
   def test_a_valid_task_line_becomes_a_task
     task = parse(%({"task_id":"t1","task_type":"echo","task_data":{"n":1},"attempt":2,"extra":true}\r\n))
 
-    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2, tags: {} }, task.to_h)
+    assert_equal({ task_id: "t1", task_type: "echo", task_data: { "n" => 1 }, attempt: 2, tags: {}, dependencies: {} },
+                 task.to_h)
+  end
+
+  def test_dependencies_are_read_into_dependency_objects
+    dependencies = %({"load":{"task_id":"t1","task_type":"fetch","result":{"rows":42},"later":1},) +
+                   %("none":{"task_id":"t2","task_type":"quiet","result":null}})
+    task = parse(%({"task_id":"t3","task_type":"x","task_data":{},"attempt":0,"dependencies":#{dependencies}}))
+
+    assert_equal({ "load" => TaskDaemon::Dependency.new(task_id: "t1", task_type: "fetch", result: { "rows" => 42 }),
+                   "none" => TaskDaemon::Dependency.new(task_id: "t2", task_type: "quiet") }, task.dependencies)
+    assert_predicate task.dependencies, :frozen?
+  end
+
+  def test_malformed_dependencies_are_an_invalid_task_naming_the_field
+    {
+      "[]" => "dependencies must be an object, got array",
+      "null" => "dependencies must be an object, got null",
+      '{"load":"t1"}' => 'dependencies["load"] must be an object, got string',
+      '{"load":{"task_id":"t1","task_type":"f"}}' => 'dependencies["load"].result is missing',
+      '{"load":{"task_type":"f","result":1}}' => 'dependencies["load"].task_id is missing',
+      '{"load":{"task_id":5,"task_type":"f","result":1}}' =>
+        'dependencies["load"].task_id must be a string, got integer',
+      '{"load":{"task_id":"t1","task_type":"","result":1}}' => 'dependencies["load"].task_type must not be empty'
+    }.each do |dependencies, message|
+      assert_rejected(%({"task_id":"t3","task_type":"x","task_data":{},"attempt":0,"dependencies":#{dependencies}}),
+                      "InvalidTask", message, "t3")
+    end
   end
 
   def test_tags_are_read_and_tags_that_are_not_strings_are_an_invalid_task

@@ -67,6 +67,47 @@ module TaskDaemon
       Problem.new(TypeError, "tags[#{key.inspect}] must be a string, got #{json_type_name(tag)}")
     end
 
+    # The members every dependency of a task line must have (protocol section 3.1).
+    DEPENDENCY_MEMBERS = %w[task_id task_type result].freeze
+
+    # @return [Problem, nil] what is wrong with a task line's dependencies (a Hash of name to a
+    #   Hash with task_id, task_type and result)
+    def dependencies_problem(value)
+      unless value.is_a?(Hash)
+        return Problem.new(TypeError, "dependencies must be an object, got #{json_type_name(value)}")
+      end
+
+      value.each do |name, entry|
+        problem = dependency_problem("dependencies[#{name.inspect}]", entry)
+        return problem unless problem.nil?
+      end
+      nil
+    end
+
+    # @return [Problem, nil] what is wrong with one dependency of a task line
+    def dependency_problem(where, entry)
+      return Problem.new(TypeError, "#{where} must be an object, got #{json_type_name(entry)}") unless entry.is_a?(Hash)
+
+      missing = DEPENDENCY_MEMBERS.find { |member| !entry.key?(member) }
+      return Problem.new(TypeError, "#{where}.#{missing} is missing") unless missing.nil?
+
+      text_problem("#{where}.task_id", entry["task_id"]) || text_problem("#{where}.task_type", entry["task_type"])
+    end
+
+    # @return [Problem, nil] what is wrong with the dependencies given to {Task.new} (a Hash of
+    #   String to {Dependency})
+    def task_dependencies_problem(value)
+      unless value.is_a?(Hash)
+        return Problem.new(TypeError, "dependencies must be a Hash of name to Dependency, got #{value.class}")
+      end
+
+      name, dependency = value.find { |key, entry| !key.is_a?(String) || !entry.is_a?(Dependency) }
+      return nil if name.nil? && dependency.nil?
+      return Problem.new(TypeError, "dependencies names must be Strings, got #{name.class}") unless name.is_a?(String)
+
+      Problem.new(TypeError, "dependencies[#{name.inspect}] must be a Dependency, got #{dependency.class}")
+    end
+
     # JSON Schema counts 1.0 as an integer, and the protocol lets a handler accept it (section 3).
     # @return [Object] value as an Integer when it is a whole Float, else value unchanged
     def normalise_attempt(value)

@@ -5,7 +5,9 @@ module TaskDaemon
   # about it with {#log} and {#progress}.
   #
   # {#attempt} is zero-based: the first run is 0, the first retry 1. {#tags} are the submitter's
-  # labels for the task (String to String; empty when it has none).
+  # labels for the task (String to String; empty when it has none). {#dependencies} are the tasks
+  # this one waited for, by name (a workflow step's name, else the dependency's task id), each a
+  # {Dependency} holding its result; a frozen Hash, empty when the task has none.
   #
   # {#task_data} holds what JSON decodes to: String keys, and Hash, Array, String, Integer,
   # Float, true, false and nil values. The Task is frozen; its task_data Hash is the handler's
@@ -39,20 +41,30 @@ module TaskDaemon
     # @return [Hash{String => String}] the submitter's labels, empty when none
     attr_reader :tags
 
+    # @return [Hash{String => Dependency}] the tasks this one waited for, by name; empty when none
+    attr_reader :dependencies
+
+    # The dependencies of a task that has none.
+    NO_DEPENDENCIES = {}.freeze
+    private_constant :NO_DEPENDENCIES
+
     # @param task_id [String] non-empty
     # @param task_type [String] non-empty
     # @param task_data [Hash] the submitter's input
     # @param attempt [Integer] zero-based attempt number, >= 0
     # @param tags [Hash{String => String}] the submitter's labels
+    # @param dependencies [Hash{String => Dependency}] the tasks this one waited for, by name
     # @param on_event [#call, nil] called with each event message (a Hash) the task emits;
     #   the runner passes its protocol writer here
     # @raise [TypeError, ArgumentError] for a field the protocol does not allow
-    def initialize(task_id:, task_type:, task_data: {}, attempt: 0, tags: {}, on_event: nil)
+    def initialize(task_id:, task_type:, task_data: {}, attempt: 0, tags: {}, dependencies: NO_DEPENDENCIES,
+                   on_event: nil)
       Fields.raise_if(Fields.task_id_problem(task_id))
       Fields.raise_if(Fields.task_type_problem(task_type))
       Fields.raise_if(Fields.task_data_problem(task_data))
       Fields.raise_if(Fields.attempt_problem(attempt))
       Fields.raise_if(Fields.tags_problem(tags))
+      Fields.raise_if(Fields.task_dependencies_problem(dependencies)) unless dependencies.equal?(NO_DEPENDENCIES)
       if !on_event.nil? && !on_event.respond_to?(:call)
         raise TypeError, "on_event must respond to #call, got #{on_event.class}"
       end
@@ -62,6 +74,7 @@ module TaskDaemon
       @task_data = task_data
       @attempt = attempt
       @tags = tags.frozen? ? tags : tags.dup.freeze
+      @dependencies = dependencies.frozen? ? dependencies : dependencies.dup.freeze
       @on_event = on_event
       freeze
     end
@@ -113,7 +126,8 @@ module TaskDaemon
 
     # @return [Hash{Symbol => Object}] the protocol fields
     def to_h
-      { task_id: task_id, task_type: task_type, task_data: task_data, attempt: attempt, tags: tags }
+      { task_id: task_id, task_type: task_type, task_data: task_data, attempt: attempt, tags: tags,
+        dependencies: dependencies }
     end
 
     # Pattern matching: +in { task_type: "resize", task_data: { "url" => String } }+.

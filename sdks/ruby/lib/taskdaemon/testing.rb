@@ -77,14 +77,17 @@ module TaskDaemon
     # @param task_id [String]
     # @param attempt [Integer] zero-based
     # @param tags [Hash{String => String}] the submitter's labels
+    # @param dependencies [Hash{String => Dependency}] the tasks this one waited for, by name:
+    #   +dependencies: { "load" => TaskDaemon::Dependency.new(task_id: "t1", task_type: "fetch", result: 42) }+
     # @return [Outcome]
     # @raise [TypeError, ArgumentError] for an argument a task cannot carry
-    def call(handler, task_data = {}, task_type: "test", task_id: "test-task", attempt: 0, tags: {})
+    def call(handler, task_data = {}, task_type: "test", task_id: "test-task", attempt: 0, tags: {},
+             dependencies: {})
       dispatcher = Dispatcher.new(handler)
       events = []
       sink = ->(event) { events << JSON.parse(Wire.event_line(event), DECODE_OPTIONS) }
       task = Task.new(task_id: task_id, task_type: task_type, task_data: as_on_the_wire(task_data),
-                      attempt: attempt, tags: tags, on_event: sink)
+                      attempt: attempt, tags: tags, dependencies: dependencies, on_event: sink)
       answer, output = capture_stdout { dispatcher.answer(task) }
       line, result = Wire.result_line(answer.result, task.task_id)
       Outcome.new(result: result, message: JSON.parse(line, DECODE_OPTIONS), events: events, output: output)

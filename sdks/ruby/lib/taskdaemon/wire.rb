@@ -77,14 +77,12 @@ module TaskDaemon
 
       task_id = value["task_id"]
       attempt = Fields.normalise_attempt(value["attempt"])
-      problem = field_problem(value, "task_type") { |type| Fields.task_type_problem(type) } ||
-                field_problem(value, "task_data") { |data| Fields.task_data_problem(data) } ||
-                tags_problem(value) ||
-                field_problem(value, "attempt") { Fields.attempt_problem(attempt) }
+      problem = fields_problem(value, attempt)
       return malformed("InvalidTask", problem, task_id) if problem
 
       Task.new(task_id: task_id, task_type: value["task_type"], task_data: value["task_data"],
-               attempt: attempt, tags: value.fetch("tags", {}), on_event: on_event)
+               attempt: attempt, tags: value.fetch("tags", {}), dependencies: dependencies_from(value),
+               on_event: on_event)
     end
 
     # Whether value has the shape of a valid task at a glance (the fields' types); the full checks,
@@ -93,7 +91,7 @@ module TaskDaemon
     def everyday_task?(value)
       value.instance_of?(Hash) && everyday_text?(value["task_id"]) && everyday_text?(value["task_type"]) &&
         value["task_data"].instance_of?(Hash) && value["attempt"].instance_of?(Integer) && value["attempt"] >= 0 &&
-        !value.key?("tags")
+        !value.key?("tags") && !value.key?("dependencies")
     end
 
     # @return [Boolean] true for a non-empty String of valid UTF-8
@@ -190,6 +188,27 @@ module TaskDaemon
     # @return [String, nil] what is wrong with value's tags, when it has some
     def tags_problem(value)
       value.key?("tags") ? Fields.tags_problem(value["tags"])&.message : nil
+    end
+
+    # @return [String, nil] what is wrong with the fields of value after its task_id
+    def fields_problem(value, attempt)
+      field_problem(value, "task_type") { |type| Fields.task_type_problem(type) } ||
+        field_problem(value, "task_data") { |data| Fields.task_data_problem(data) } ||
+        tags_problem(value) ||
+        field_problem(value, "attempt") { Fields.attempt_problem(attempt) } ||
+        dependencies_problem(value)
+    end
+
+    # @return [String, nil] what is wrong with value's dependencies, when it has some
+    def dependencies_problem(value)
+      value.key?("dependencies") ? Fields.dependencies_problem(value["dependencies"])&.message : nil
+    end
+
+    # @return [Hash{String => Dependency}] the checked dependencies of a task line, frozen ({} when none)
+    def dependencies_from(value)
+      value.fetch("dependencies", {}).transform_values do |entry|
+        Dependency.new(task_id: entry["task_id"], task_type: entry["task_type"], result: entry["result"])
+      end.freeze
     end
 
     # @return [String] the first field of message that the encoder refuses on its own
