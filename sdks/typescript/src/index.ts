@@ -11,7 +11,16 @@
 export { run } from "./runner.js";
 export type { Handler, HandlerMap } from "./runner.js";
 export { Task, LOG_LEVELS } from "./task.js";
-export type { EventMessage, LogEvent, LogLevel, ProgressEvent, TaskData, TaskFields } from "./task.js";
+export type {
+  Dependencies,
+  Dependency,
+  EventMessage,
+  LogEvent,
+  LogLevel,
+  ProgressEvent,
+  TaskData,
+  TaskFields,
+} from "./task.js";
 // `TaskError` is also exported as `Error`, the name TaskDaemon's Node SDK uses, so its handlers run unchanged.
 // Importing it under that name shadows the global Error in that file, which is what such handlers expect.
 // Results are built one way, `new Success(...)` and `new TaskError(...)`; `success()` and `error()` are

@@ -35,7 +35,25 @@ export type EventSink = (event: EventMessage) => void;
 // `any` values, so `task.task_data.name` reads without a cast; narrow it yourself where it matters.
 export type TaskData = Record<string, any>;
 
-/** The four fields of a task message (protocol section 3). */
+/**
+ * A task this task waited for, and the result it completed with (protocol section 3.1): one value of
+ * `task.dependencies`.
+ */
+// `result` defaults to `any`, as task_data's values do, so `dependencies.load.result.rows` reads without a
+// cast; give the type (`Dependency<{ rows: number }>`) or narrow it where it matters.
+export interface Dependency<Result = any> {
+  /** The dependency's task id. */
+  readonly task_id: string;
+  /** The dependency's task type. */
+  readonly task_type: string;
+  /** The `result` of the dependency's success: any JSON value (`null` when its handler returned nothing). */
+  readonly result: Result;
+}
+
+/** A task's dependencies by name: a workflow step's name, else the dependency's task id. */
+export type Dependencies = Readonly<Record<string, Dependency>>;
+
+/** The four fields of a task message (protocol section 3), and the optional ones. */
 export interface TaskFields<Data extends object = TaskData> {
   task_id: string;
   task_type: string;
@@ -43,6 +61,8 @@ export interface TaskFields<Data extends object = TaskData> {
   attempt: number;
   /** Optional: the submitter's labels for the task (string to string). */
   tags?: Record<string, string>;
+  /** Optional: the tasks this task waited for, by name (protocol section 3.1). */
+  dependencies?: Record<string, Dependency>;
 }
 
 function textProblem(name: string, value: unknown): string | undefined {
@@ -96,6 +116,40 @@ export function tagsProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+const DEPENDENCY_MEMBERS = ["task_id", "task_type", "result"] as const;
+
+/**
+ * What is wrong with dependencies (absent, or an object of name to an object with task_id, task_type and
+ * result), or undefined.
+ */
+export function dependenciesProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) return `dependencies must be an object, got ${jsonTypeName(value)}`;
+  for (const [name, entry] of Object.entries(value)) {
+    const where = `dependencies[${JSON.stringify(name)}]`;
+    if (!isObject(entry)) return `${where} must be an object, got ${jsonTypeName(entry)}`;
+    const missing = DEPENDENCY_MEMBERS.find((member) => !Object.prototype.hasOwnProperty.call(entry, member));
+    if (missing !== undefined) return `${where}.${missing} is missing`;
+    const problem = textProblem(`${where}.task_id`, entry["task_id"]) ?? textProblem(`${where}.task_type`, entry["task_type"]);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/** The dependencies of a task that has none. */
+const NO_DEPENDENCIES: Dependencies = Object.freeze({});
+
+/** Frozen copies of checked dependencies, each holding only the three protocol members. */
+function frozenDependencies(value: Record<string, Dependency> | undefined): Dependencies {
+  if (value === undefined) return NO_DEPENDENCIES;
+  // Object.fromEntries defines each name as an own property, "__proto__" included.
+  return Object.freeze(
+    Object.fromEntries(
+      Object.entries(value).map(([name, { task_id, task_type, result }]) => [name, Object.freeze({ task_id, task_type, result })]),
+    ),
+  );
+}
+
 /** The first thing wrong with a task's fields, or undefined when they make a valid task. */
 export function taskProblem(fields: Record<string, unknown>): string | undefined {
   return (
@@ -103,7 +157,8 @@ export function taskProblem(fields: Record<string, unknown>): string | undefined
     taskTypeProblem(fields["task_type"]) ??
     taskDataProblem(fields["task_data"]) ??
     attemptProblem(fields["attempt"]) ??
-    tagsProblem(fields["tags"])
+    tagsProblem(fields["tags"]) ??
+    dependenciesProblem(fields["dependencies"])
   );
 }
 
@@ -129,7 +184,9 @@ export function unbindEvents(task: Task<object>): void {
  * TaskDaemon's Node SDK run unchanged.
  *
  * `attempt` is zero-based: the first run is 0, the first retry 1. `tags` are the submitter's labels for the
- * task (string to string; `{}` when it has none).
+ * task (string to string; `{}` when it has none). `dependencies` are the tasks this one waited for, by name (a
+ * workflow step's name, else the dependency's task id), each with the `result` it completed with; frozen, `{}`
+ * when the task has none.
  *
  * `log()` and `progress()` send events to the daemon at once, before the result. A Task built by hand has
  * nowhere to send them: they are checked, then dropped. Use `call()` from `taskdaemon/testing` to run a
@@ -146,6 +203,8 @@ export class Task<Data extends object = TaskData> {
   readonly attempt: number;
   /** The submitter's labels, `{}` when none. */
   readonly tags: Readonly<Record<string, string>>;
+  /** The tasks this one waited for, by name, `{}` when none. */
+  readonly dependencies: Dependencies;
 
   constructor(fields: TaskFields<Data>) {
     if (!isObject(fields)) {
@@ -158,6 +217,7 @@ export class Task<Data extends object = TaskData> {
     this.task_data = fields.task_data;
     this.attempt = fields.attempt;
     this.tags = Object.freeze({ ...(fields.tags ?? {}) });
+    this.dependencies = frozenDependencies(fields.dependencies);
   }
 
   /**

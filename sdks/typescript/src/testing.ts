@@ -11,7 +11,7 @@
 import { captureStdout } from "./channel.js";
 import type { ResultMessage, Success, TaskError } from "./results.js";
 import { answer, makeDispatch, type Handler, type HandlerMap } from "./runner.js";
-import { Task, type EventMessage, type TaskData } from "./task.js";
+import { Task, type Dependency, type EventMessage, type TaskData } from "./task.js";
 
 /** Everything a handler did with one task. */
 export interface Outcome {
@@ -37,6 +37,11 @@ export interface CallOptions {
   attempt?: number;
   /** Default {} (no tags). */
   tags?: Record<string, string>;
+  /**
+   * Default {} (no dependencies): the tasks this one waited for, by name, each with its result:
+   * `{ load: { task_id: "t1", task_type: "fetch", result: { rows: 42 } } }`.
+   */
+  dependencies?: Record<string, Dependency>;
 }
 
 /** Calls run one after another: each captures process.stdout, which is one per process. */
@@ -52,10 +57,10 @@ let previousCall: Promise<unknown> = Promise.resolve();
 export async function call<Data extends object = TaskData>(
   handler: Handler<Data> | HandlerMap,
   taskData: Data | Record<string, never> = {},
-  { taskType = "test", taskId = "test-task", attempt = 0, tags = {} }: CallOptions = {},
+  { taskType = "test", taskId = "test-task", attempt = 0, tags = {}, dependencies = {} }: CallOptions = {},
 ): Promise<Outcome> {
   const dispatch = makeDispatch(handler);
-  const task = new Task<object>({ task_id: taskId, task_type: taskType, task_data: taskData, attempt, tags });
+  const task = new Task<object>({ task_id: taskId, task_type: taskType, task_data: taskData, attempt, tags, dependencies });
   const mine = previousCall.then(async () => {
     const events: EventMessage[] = [];
     // Events are kept as they would be read from the wire: decoded copies, not the objects passed around.

@@ -4,7 +4,7 @@
  */
 
 import { firstLoneSurrogate, hasLoneSurrogate, isObject, jsonTypeName, typeNameOf } from "./describe.js";
-import { taskIdProblem, taskProblem, type TaskFields } from "./task.js";
+import { taskIdProblem, taskProblem, type Dependency, type TaskFields } from "./task.js";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -131,6 +131,7 @@ export function parseLine(bytes: Uint8Array): ParsedLine {
     attempt: value["attempt"] as number,
   };
   if (value["tags"] !== undefined) fields.tags = value["tags"] as Record<string, string>;
+  if (value["dependencies"] !== undefined) fields.dependencies = value["dependencies"] as Record<string, Dependency>;
   return { kind: "task", fields };
 }
 

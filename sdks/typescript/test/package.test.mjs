@@ -130,16 +130,25 @@ describe("the npm package", () => {
       const outcome: Promise<Outcome> = call(hello, { name: "Ada" }, { taskType: "hello", attempt: 1 });
       outcome.then((o) => { const m: ResultMessage = o.message; const e: EventMessage[] = o.events; const s: string = o.output; return [m, e, s]; });
       const serve: Promise<void> = run({ hello, either });
-      export { legacy, both, guard, serve };
+      const step = (task: Task): Success => {
+        const parents: Dependencies = task.dependencies;
+        const load: Dependency | undefined = parents["load"];
+        const typed: Dependency<{ rows: number }> | undefined = task.dependencies["load"];
+        return new Success({ rows: load?.result.rows, also: typed?.result.rows, names: Object.keys(parents), id: load?.task_id });
+      };
+      const stepped: Promise<Outcome> = call(step, {}, { dependencies: { load: { task_id: "t1", task_type: "fetch", result: { rows: 42 } } } });
+      // @ts-expect-error -- a task's dependencies are read-only
+      ((task: Task) => { task.dependencies["x"] = { task_id: "a", task_type: "b", result: 1 }; });
+      export { legacy, both, guard, serve, stepped };
     `;
     writeFileSync(join(project, "esm.mts"), api(`
-      import { run, Success, TaskError, Error, success, error, isTaskDaemonError, type Task, type Handler, type ResultMessage, type EventMessage } from "taskdaemon";
+      import { run, Success, TaskError, Error, success, error, isTaskDaemonError, type Task, type Handler, type ResultMessage, type EventMessage, type Dependency, type Dependencies } from "taskdaemon";
       import { call, type Outcome } from "taskdaemon/testing";`));
     writeFileSync(join(project, "cjs.cts"), api(`
-      import { run, Success, TaskError, Error, success, error, isTaskDaemonError, type Task, type Handler, type ResultMessage, type EventMessage } from "taskdaemon";
+      import { run, Success, TaskError, Error, success, error, isTaskDaemonError, type Task, type Handler, type ResultMessage, type EventMessage, type Dependency, type Dependencies } from "taskdaemon";
       import { call, type Outcome } from "taskdaemon/testing";`));
     writeFileSync(join(project, "legacy.ts"), api(`
-      import { run, Success, TaskError, Error, success, error, isTaskDaemonError, type Task, type Handler, type ResultMessage, type EventMessage } from "taskdaemon";
+      import { run, Success, TaskError, Error, success, error, isTaskDaemonError, type Task, type Handler, type ResultMessage, type EventMessage, type Dependency, type Dependencies } from "taskdaemon";
       import { call, type Outcome } from "taskdaemon/testing";`));
     const strict = { strict: true, noEmit: true, types: [], skipLibCheck: false, target: "ES2022", lib: ["ES2022"] };
     writeFileSync(join(project, "tsconfig.json"), JSON.stringify({

@@ -38,6 +38,13 @@ describe("call", () => {
     assert.deepEqual((await call(fields, { a: 1 }, options)).result.result, ["id-9", "t", { a: 1 }, 2, { team: "ops" }]);
   });
 
+  test("a step reads its parent's result from the given dependencies", async () => {
+    const report = (task) => new Success({ rows: task.dependencies.load.result.rows, from: Object.keys(task.dependencies) });
+    const load = { task_id: "t1", task_type: "fetch", result: { rows: 42 } };
+    assert.deepEqual((await call(report, {}, { dependencies: { load } })).message.result, { rows: 42, from: ["load"] });
+    assert.deepEqual((await call((task) => new Success(task.dependencies))).message.result, {});
+  });
+
   test("an exception becomes the error result run() would send", async () => {
     const outcome = await call(async () => {
       await delay(1);
@@ -146,7 +153,21 @@ describe("call", () => {
 describe("Task", () => {
   test("keeps the protocol's field names", () => {
     const task = new Task({ task_id: "t", task_type: "x", task_data: { a: 1 }, attempt: 1 });
-    assert.deepEqual({ ...task }, { task_id: "t", task_type: "x", task_data: { a: 1 }, attempt: 1, tags: {} });
+    assert.deepEqual({ ...task }, { task_id: "t", task_type: "x", task_data: { a: 1 }, attempt: 1, tags: {}, dependencies: {} });
+  });
+
+  test("keeps frozen copies of its dependencies, {} when none, and refuses malformed ones", () => {
+    const given = { load: { task_id: "t1", task_type: "fetch", result: [1], extra: true } };
+    const task = new Task({ task_id: "t", task_type: "x", task_data: {}, attempt: 0, dependencies: given });
+    given.other = { task_id: "t2", task_type: "fetch", result: null };
+    assert.deepEqual(task.dependencies, { load: { task_id: "t1", task_type: "fetch", result: [1] } });
+    assert.ok(Object.isFrozen(task.dependencies) && Object.isFrozen(task.dependencies.load));
+    assert.throws(() => { "use strict"; task.dependencies.load = null; }, TypeError);
+    const plain = new Task({ task_id: "t", task_type: "x", task_data: {}, attempt: 0 });
+    assert.deepEqual(plain.dependencies, {});
+    assert.ok(Object.isFrozen(plain.dependencies));
+    assert.throws(() => new Task({ task_id: "t", task_type: "x", task_data: {}, attempt: 0, dependencies: { load: { task_id: "t1" } } }),
+      { name: "TaskDaemonError", message: '[taskdaemon] dependencies["load"].task_type is missing' });
   });
 
   test("built by hand, its events are checked and dropped", () => {

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
+import { Task } from "../dist/task.mjs";
 import { encode, firstInvalidUtf8, LineSplitter, parseLine, UnserialisableError } from "../dist/wire.mjs";
 
 describe("LineSplitter", () => {
@@ -37,6 +38,35 @@ describe("parseLine", () => {
     assert.equal(bad.errorType, "InvalidTask");
     assert.equal(bad.message, 'tags["n"] must be a string, got integer');
     assert.equal(bad.taskId, "t1");
+  });
+
+  test("dependencies are kept, and a malformed one is an InvalidTask naming the member", () => {
+    const line = (dependencies) => Buffer.from(`{"task_id":"t3","task_type":"x","task_data":{},"attempt":0,"dependencies":${dependencies}}`);
+    const parsed = parseLine(line('{"load":{"task_id":"t1","task_type":"fetch","result":{"rows":42}},"none":{"task_id":"t2","task_type":"q","result":null}}'));
+    assert.equal(parsed.kind, "task");
+    const task = new Task(parsed.fields);
+    assert.deepEqual(task.dependencies, { load: { task_id: "t1", task_type: "fetch", result: { rows: 42 } }, none: { task_id: "t2", task_type: "q", result: null } });
+    const cases = {
+      "[]": "dependencies must be an object, got array",
+      "null": "dependencies must be an object, got null",
+      '{"load":"t1"}': 'dependencies["load"] must be an object, got string',
+      '{"load":{"task_id":"t1","task_type":"f"}}': 'dependencies["load"].result is missing',
+      '{"load":{"task_type":"f","result":1}}': 'dependencies["load"].task_id is missing',
+      '{"load":{"task_id":5,"task_type":"f","result":1}}': 'dependencies["load"].task_id must be a string, got integer',
+      '{"load":{"task_id":"t1","task_type":"","result":1}}': 'dependencies["load"].task_type must not be empty',
+    };
+    for (const [dependencies, message] of Object.entries(cases)) {
+      const bad = parseLine(line(dependencies));
+      assert.deepEqual([bad.kind, bad.errorType, bad.message, bad.taskId], ["invalid", "InvalidTask", message, "t3"], dependencies);
+    }
+  });
+
+  test("a dependency named __proto__ is an ordinary name", () => {
+    const parsed = parseLine(Buffer.from('{"task_id":"t3","task_type":"x","task_data":{},"attempt":0,"dependencies":{"__proto__":{"task_id":"t1","task_type":"f","result":1}}}'));
+    const task = new Task(parsed.fields);
+    assert.deepEqual(Object.keys(task.dependencies), ["__proto__"]);
+    assert.equal(Object.getPrototypeOf(task.dependencies), Object.prototype);
+    assert.equal(task.dependencies["__proto__"].result, 1);
   });
 
   test("a UTF-8 byte order mark makes the line InvalidJSON, not a silently accepted task", () => {
