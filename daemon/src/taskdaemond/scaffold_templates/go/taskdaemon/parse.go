@@ -18,7 +18,18 @@ type Task struct {
 	Data    map[string]any // task_data: numbers are json.Number, so integers stay exact
 	Attempt int64          // attempt: zero-based, 0 on the first run
 
+	// Dependencies are the tasks this one waited for (section 3.1), by name: a workflow step's
+	// name, else the dependency's task_id. Empty (never nil from the wire) when there are none.
+	Dependencies map[string]Dependency
+
 	out *output
+}
+
+// Dependency is one task a task waited for, and the result it completed with (section 3.1).
+type Dependency struct {
+	TaskID   string // task_id
+	TaskType string // task_type
+	Result   any    // result: the dependency's success result, decoded as Data is (numbers are json.Number)
 }
 
 // malformed is the answer to a non-blank line that is not a valid task (protocol section 8).
@@ -127,7 +138,45 @@ func taskFromValue(value any) (*Task, *malformed) {
 	if problem != "" {
 		return invalid(problem, taskID)
 	}
-	return &Task{ID: taskID, Type: taskType, Data: dataObject, Attempt: attempt}, nil
+	dependencies, problem := dependenciesValue(object)
+	if problem != "" {
+		return invalid(problem, taskID)
+	}
+	return &Task{ID: taskID, Type: taskType, Data: dataObject, Attempt: attempt, Dependencies: dependencies}, nil
+}
+
+// dependenciesValue reads the optional `dependencies`: an object of name to an object with
+// task_id, task_type and result (section 3.1). Unknown members of a dependency are ignored.
+func dependenciesValue(object map[string]any) (map[string]Dependency, string) {
+	value, present := object["dependencies"]
+	if !present {
+		return map[string]Dependency{}, ""
+	}
+	entries, ok := value.(map[string]any)
+	if !ok {
+		return nil, "dependencies must be an object, got " + JSONType(value)
+	}
+	dependencies := make(map[string]Dependency, len(entries))
+	for name, entry := range entries {
+		where := "dependencies[" + strconv.Quote(name) + "]"
+		members, ok := entry.(map[string]any)
+		if !ok {
+			return nil, where + " must be an object, got " + JSONType(entry)
+		}
+		taskID, problem := nonEmptyString(members, "task_id")
+		if problem == "" {
+			var taskType string
+			taskType, problem = nonEmptyString(members, "task_type")
+			dependencies[name] = Dependency{TaskID: taskID, TaskType: taskType, Result: members["result"]}
+		}
+		if _, present := members["result"]; problem == "" && !present {
+			problem = "result is missing"
+		}
+		if problem != "" {
+			return nil, where + "." + problem
+		}
+	}
+	return dependencies, ""
 }
 
 func nonEmptyString(object map[string]any, name string) (string, string) {
