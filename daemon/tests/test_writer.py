@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from taskdaemond import defaults
 from taskdaemond.queue import NewTask, TaskEvent, Transition
 from taskdaemond.queue.sqlite import SqliteQueue
 from taskdaemond.statuses import TaskStatus
@@ -90,3 +91,29 @@ def test_a_failed_commit_is_logged_reports_nothing_and_loses_no_task(
     assert reported[0][0].status is TaskStatus.COMPLETED
     assert after_failure is TaskStatus.PROCESSING  # not lost: still held, run again at the next start
     assert (recovered, again) == (1, TaskStatus.PENDING)
+
+
+def test_an_outcome_is_committed_at_once_when_no_other_task_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit window (here an hour) holds a group open only while tasks are running: a
+    one-at-a-time client's result is committed as soon as it arrives, every time."""
+    monkeypatch.setattr(defaults, "GROUP_COMMIT_WINDOW", 3600.0)
+
+    async def main() -> tuple[list[str], list[list[str]]]:
+        queue = SqliteQueue(tmp_path / "q.db")
+        await queue.open()
+        committed: list[list[str]] = []
+        writer = GroupWriter(queue, lambda ts: committed.append([t.task_id for t in ts]), in_flight=lambda: 0)
+        writer.start()
+        ids = [task_id for task_id, _ in await queue.submit([new_task() for _ in range(3)], time.time())]
+        await queue.claim("echo", 3, time.time())
+        for task_id in ids:  # one after another, each right after the previous commit
+            writer.add(completed(task_id))
+            await asyncio.wait_for(writer.flush(), 60)  # an hour's window would fail here
+        await writer.close()
+        await queue.close()
+        return ids, committed
+
+    ids, committed = asyncio.run(main())
+    assert committed == [[task_id] for task_id in ids]  # each committed alone, before the next came

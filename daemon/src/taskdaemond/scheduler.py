@@ -38,7 +38,8 @@ class Scheduler:
         self.daemon_id = uuid.uuid4().hex[:8]
         self._queue = queue
         self.metrics = metrics
-        self._writer = GroupWriter(queue, self._committed, self._events_committed)
+        # The writer waits for more outcomes to join a group only while tasks are running.
+        self._writer = GroupWriter(queue, self._committed, self._events_committed, in_flight=self._running)
         self.dispatcher = Dispatcher(
             config.daemon,
             config.handlers,
@@ -62,6 +63,9 @@ class Scheduler:
         # New tasks and cancels arriving through other daemons are announced by the queue.
         queue.bind(self.daemon_id, self.dispatcher.notify, self.service.cancelled_elsewhere)
         queue.watch_changes(self.service.changed_elsewhere)
+
+    def _running(self) -> int:
+        return self.dispatcher.running_count()
 
     def _committed(self, transitions: Sequence[Transition]) -> None:
         self.metrics.count(transitions)

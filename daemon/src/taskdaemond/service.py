@@ -97,6 +97,22 @@ class TaskService:
 
     async def submit(self, tasks: Sequence[NewTask]) -> list[str]:
         """Enqueue (durably, in one transaction) and tell the dispatcher when each type is due."""
+        return [task_id for task_id, _ in await self._enqueue(tasks)]
+
+    async def submit_and_wait(self, task: NewTask, timeout: float) -> tuple[str, TaskRecord]:
+        """Enqueue one task and wait at most ``timeout`` seconds for it to be final: its id and
+        its record (final, or as it is when the time is up).
+
+        A task this call created cannot be final yet (this daemon's dispatcher hears of it only
+        now, and any outcome takes several turns of the loop to be committed): the wait starts
+        without reading it first. That read would also queue ahead of the task's claim on the
+        SQLite queue's one thread, and delay the result by as much."""
+        [(task_id, created)] = await self._enqueue([task])
+        fresh = created and not self._queue.shared
+        return task_id, await self.wait_final(task_id, timeout, read_first=not fresh)
+
+    async def _enqueue(self, tasks: Sequence[NewTask]) -> list[tuple[str, bool]]:
+        """Each task's id and whether this call created it (not found by its idempotency key)."""
         now = time.time()
         answers = await self._queue.submit(tasks, now)
         received: dict[str, int] = {}
@@ -110,7 +126,7 @@ class TaskService:
             self._metrics.tasks_received.labels(task_type).inc(count)
             self._dispatcher.due(task_type, due[task_type])
         self.news.publish(task_id for task_id, created in answers if created)
-        return [task_id for task_id, _ in answers]
+        return answers
 
     # -- read -----------------------------------------------------------------------------
 
@@ -133,19 +149,24 @@ class TaskService:
             status=status, task_type=task_type, limit=limit, cursor=cursor, filters=filters
         )
 
-    async def wait_final(self, task_id: str, timeout: float) -> TaskRecord:
-        """The task once it is final, or as it is after ``timeout`` seconds."""
+    async def wait_final(self, task_id: str, timeout: float, *, read_first: bool = True) -> TaskRecord:
+        """The task once it is final, or as it is after ``timeout`` seconds. ``read_first=False``:
+        the caller knows the task is not final yet, so the first read waits for a wake-up."""
         deadline = time.monotonic() + timeout
+        skip_read = not read_first
         while True:
             # The waiter is in place before the read: a commit landing while the read is in
             # flight still wakes it (else it would sleep out WAIT_RECHECK: a p99 of a second).
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(task_id, []).append(future)
             try:
-                record = await self.get(task_id)
                 remaining = deadline - time.monotonic()
-                if record.status.is_final or remaining <= 0:
-                    return record
+                if not skip_read:
+                    record = await self.get(task_id)
+                    remaining = deadline - time.monotonic()
+                    if record.status.is_final or remaining <= 0:
+                        return record
+                skip_read = False
                 # Bounded wait: wakes on commit, or re-reads at least every WAIT_RECHECK seconds
                 # (a task whose final status came from elsewhere, e.g. another daemon).
                 with contextlib.suppress(TimeoutError):

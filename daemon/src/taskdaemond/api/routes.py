@@ -70,10 +70,10 @@ async def submit(
 ) -> Response:
     """Submit and, with ``wait``, wait in the same request: one round trip to the result."""
     body = await parse_body(request, SubmitRequest)
-    [task_id] = await service.submit([_new_task(service, body)])
     if wait is None:
+        [task_id] = await service.submit([_new_task(service, body)])
         return _json({"task_id": task_id})
-    record = await service.wait_final(task_id, wait)
+    task_id, record = await service.submit_and_wait(_new_task(service, body), wait)
     if record.status.is_final:  # task_id too: clients of the plain submit read that name
         return _json({"task_id": task_id, **record.to_api()})
     answer = jsonfast.dumps_bytes({"task_id": task_id, "status": record.status.value})
