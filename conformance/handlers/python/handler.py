@@ -96,6 +96,15 @@ def none(_task: Task) -> None:
     return None
 
 
+def dependencies(task: Task) -> Success:
+    return Success(
+        {
+            name: {"task_id": d.task_id, "task_type": d.task_type, "result": d.result}
+            for name, d in task.dependencies.items()
+        }
+    )
+
+
 if __name__ == "__main__":
     run(
         {
@@ -113,5 +122,6 @@ if __name__ == "__main__":
             "large": large,
             "events": events,
             "none": none,
+            "dependencies": dependencies,
         }
     )

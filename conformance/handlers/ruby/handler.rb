@@ -56,7 +56,10 @@ module Conformance
       end
       TaskDaemon::Success.new("done")
     end,
-    "none" => ->(_task) {}
+    "none" => ->(_task) {},
+    "dependencies" => lambda do |task|
+      TaskDaemon::Success.new(task.dependencies.transform_values { |dependency| dependency.to_h.transform_keys(&:to_s) })
+    end
   }.freeze
 end
 

@@ -62,6 +62,7 @@ const handlers = {
     return new Success("done");
   },
   none: () => undefined,
+  dependencies: (task) => new Success(task.dependencies),
 };
 
 run(handlers);

@@ -40,6 +40,7 @@ func main() {
 		"large":          large,
 		"events":         events,
 		"none":           none,
+		"dependencies":   dependencies,
 	}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -145,6 +146,14 @@ func events(task *taskdaemon.Task) any {
 
 func none(*taskdaemon.Task) any {
 	return nil
+}
+
+func dependencies(task *taskdaemon.Task) any {
+	result := map[string]any{}
+	for name, dependency := range task.Dependencies {
+		result[name] = map[string]any{"task_id": dependency.TaskID, "task_type": dependency.TaskType, "result": dependency.Result}
+	}
+	return taskdaemon.Success{Result: result}
 }
 
 func text(value any) string {
