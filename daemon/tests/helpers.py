@@ -60,18 +60,24 @@ def to_toml(raw: dict[str, Any]) -> str:
     if "daemon" in raw:
         lines.append("[daemon]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in raw["daemon"].items()]
-    for name, table in raw.get("handlers", {}).items():
-        lines.append(f"\n[handlers.{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    for section in ("handlers", "schedules"):
+        for name, table in raw.get(section, {}).items():
+            lines.append(f"\n[{section}.{name}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 
 def write_config(
-    path: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None
+    path: Path,
+    handlers: dict[str, dict[str, Any]],
+    daemon: dict[str, Any] | None = None,
+    schedules: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     raw: dict[str, Any] = {"handlers": handlers}
     if daemon:
         raw["daemon"] = daemon
+    if schedules:
+        raw["schedules"] = schedules
     path.write_text(to_toml(raw))
     return path
 
@@ -175,11 +181,17 @@ class Daemon:
 
 @contextlib.contextmanager
 def serving(
-    directory: Path, handlers: dict[str, dict[str, Any]], daemon: dict[str, Any] | None = None
+    directory: Path,
+    handlers: dict[str, dict[str, Any]],
+    daemon: dict[str, Any] | None = None,
+    schedules: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[Daemon]:
     """A daemon on ``handlers``, its configuration, queue and log in ``directory``; stopped at the end."""
     config = write_config(
-        directory / "handlers.toml", handlers, {"db_path": str(directory / "queue.db"), **(daemon or {})}
+        directory / "handlers.toml",
+        handlers,
+        {"db_path": str(directory / "queue.db"), **(daemon or {})},
+        schedules,
     )
     instance = Daemon(config, directory / "daemon.log").start()
     try:

@@ -42,12 +42,14 @@ class Fleet:
         env: dict[str, str] | None = None,
         wait: bool = True,
         daemon: dict[str, Any] | None = None,
+        schedules: dict[str, dict[str, Any]] | None = None,
     ) -> Daemon:
         index = len(self.daemons)
         config = write_config(
             self.tmp_path / f"handlers-{index}.toml",
             handlers or {"echo": handler_table("behave", instances=2)},
             daemon,
+            schedules,
         )
         instance = Daemon(
             config,

@@ -47,6 +47,10 @@ SCHEMA_DEFAULTS: dict[str, Any] = {
     "daemon.completed_ttl": defaults.DEFAULT_COMPLETED_TTL,
     "daemon.failed_ttl": defaults.DEFAULT_FAILED_TTL,
     "daemon.prune_interval": defaults.DEFAULT_PRUNE_INTERVAL,
+    "schedule.data": {},
+    "schedule.timezone": defaults.DEFAULT_SCHEDULE_TIMEZONE,
+    "schedule.catch_up": defaults.DEFAULT_SCHEDULE_CATCH_UP,
+    "schedule.enabled": defaults.DEFAULT_SCHEDULE_ENABLED,
 }
 
 

@@ -21,6 +21,7 @@ from jsonschema import ValidationError
 from taskdaemond import defaults
 from taskdaemond.backoff import BackoffPolicy
 from taskdaemond.errors import ConfigError
+from taskdaemond.schedule_config import ScheduleConfig, parse_schedules
 from taskdaemond.schemas import load_schema, validator
 
 CONFIG_SCHEMA = "handlers-config.schema.json"
@@ -117,6 +118,8 @@ class Config:
     path: Path | None
     daemon: DaemonSettings
     handlers: Mapping[str, HandlerConfig]
+    #: Periodic tasks, by name ([schedules.<name>]).
+    schedules: Mapping[str, ScheduleConfig] = field(default_factory=dict)
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
@@ -162,7 +165,8 @@ def parse_config(
         task_type: _handler_config(task_type, table, daemon, base_dir)
         for task_type, table in raw["handlers"].items()
     }
-    return Config(path=path, daemon=daemon, handlers=handlers)
+    schedules = parse_schedules(raw.get("schedules", {}), handlers, source, parse_duration)
+    return Config(path=path, daemon=daemon, handlers=handlers, schedules=schedules)
 
 
 #: What to do when no container engine is installed (Debian's package; this repository's script).
@@ -301,7 +305,7 @@ def _without_secrets(problem: str, daemon: Any) -> str:
     return problem
 
 
-def _describe(error: ValidationError) -> str:  # noqa: PLR0911 - one sentence per kind of schema error
+def _describe(error: ValidationError) -> str:
     """A sentence for one schema error, with "did you mean" for unknown keys."""
     instance: Any = error.instance
     schema: Any = error.schema
@@ -315,14 +319,8 @@ def _describe(error: ValidationError) -> str:  # noqa: PLR0911 - one sentence pe
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
             parts.append(f"unknown key {name!r}{hint}")
         return "; ".join(parts)
-    if (
-        error.validator == "oneOf"
-        and isinstance(instance, dict)
-        and "command" in schema.get("properties", {})
-    ):
-        if "image" in instance and "command" in instance:
-            return "has both 'image' and 'command'; give exactly one"
-        return "needs 'image' (a container) or 'command' (a local process)"
+    if error.validator == "oneOf" and (choice := _describe_choice(error)) is not None:
+        return choice
     if error.validator == "dependentSchemas" and isinstance(instance, dict):
         for name, needs in (
             ("cwd", "command"),
@@ -342,6 +340,28 @@ def _describe(error: ValidationError) -> str:  # noqa: PLR0911 - one sentence pe
     ):
         return "no handlers: add a [handlers.<task_type>] table"
     return error.message
+
+
+def _describe_choice(error: ValidationError) -> str | None:  # noqa: PLR0911 - a sentence per choice
+    """A sentence for a ``oneOf`` error: a handler's image or command, a schedule's cron or
+    every, an interval's form; None for another."""
+    instance: Any = error.instance
+    schema: Any = error.schema
+    if list(error.absolute_path)[-1:] == ["every"]:
+        return (
+            f'{instance!r} is not an interval: seconds (more than 0), or a number and s, m, h, d or w ("5m")'
+        )
+    if not isinstance(instance, dict):
+        return None
+    if "command" in schema.get("properties", {}):
+        if "image" in instance and "command" in instance:
+            return "has both 'image' and 'command'; give exactly one"
+        return "needs 'image' (a container) or 'command' (a local process)"
+    if "cron" in schema.get("properties", {}):
+        if "cron" in instance and "every" in instance:
+            return "has both 'cron' and 'every'; give exactly one"
+        return "needs 'cron' (a cron expression) or 'every' (an interval such as \"5m\")"
+    return None
 
 
 def _daemon_settings(

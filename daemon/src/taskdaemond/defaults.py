@@ -130,6 +130,29 @@ VACUUM_PAGES = 256
 VACUUM_KEEP_FRACTION = 0.25
 VACUUM_KEEP_MIN_BYTES = 8 * 1024 * 1024
 
+#: Periodic tasks ([schedules.<name>]): the time zone of a cron expression when none is given,
+#: and whether a run missed while no daemon was up is run once at the next start (see
+#: daemon/README.md "Periodic tasks": a missed maintenance run usually still matters, and only
+#: the most recent one is run, so a long outage costs one run, not one per tick).
+DEFAULT_SCHEDULE_TIMEZONE = "UTC"
+DEFAULT_SCHEDULE_CATCH_UP = True
+#: A schedule enqueues its runs unless `enabled = false` (kept listed, paused).
+DEFAULT_SCHEDULE_ENABLED = True
+#: Seconds a due time may precede the moment a daemon started looking (its start, or the end of
+#: a database outage) and still count as its own, on-time run rather than a missed one: another
+#: daemon sharing the queue may be that late with it.
+SCHEDULE_MISFIRE_GRACE = 1.0
+#: Longest sleep of the schedule loop: it wakes at the next due time, and at least this often to
+#: see what other daemons sharing the queue did and to follow the wall clock if it jumped.
+SCHEDULE_MAX_SLEEP = 30.0
+#: Shortest sleep between two passes of the schedule loop, so that it never spins.
+SCHEDULE_MIN_PAUSE = 0.01
+#: Seconds before the schedule loop tries again after its database could not be reached.
+SCHEDULE_RETRY_DELAY = 2.0
+#: Most steps (runs enqueued, missed runs skipped, races lost to other daemons) one schedule
+#: takes in one pass; the next pass, at once, goes on.
+SCHEDULE_STEPS_PER_PASS = 100
+
 #: Seconds between two looks at the queue when nothing told the scheduler to look
 #: (tasks that become due, other daemons sharing a queue).
 QUEUE_POLL_INTERVAL = 1.0

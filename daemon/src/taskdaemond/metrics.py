@@ -73,6 +73,12 @@ class DaemonMetrics:
             "Tasks this daemon reclaimed from another (shared queue): their lease lapsed, so they run again.",
             registry=r,
         )
+        self.schedule_runs = Counter(
+            "schedule_runs",
+            "Runs of periodic tasks this daemon enqueued, by schedule (several daemons: sum them).",
+            ["schedule"],
+            registry=r,
+        )
         self.tasks_pruned = Counter(
             "tasks_pruned", "Finished tasks deleted by retention (age or cap).", ["status"], registry=r
         )

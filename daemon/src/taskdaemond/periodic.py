@@ -1,5 +1,5 @@
 """A background job that runs one pass every ``interval`` seconds until stopped: the lease
-keeper and the pruner."""
+keeper and the pruner; the schedule loop, whose pause is the time to its next due run."""
 
 from __future__ import annotations
 
@@ -33,8 +33,12 @@ class Periodic:
         if self.eager:
             await self.run_once()
         while True:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(self.pause())
             await self.run_once()
+
+    def pause(self) -> float:
+        """Seconds to sleep before the next pass: ``interval`` unless a subclass knows better."""
+        return self.interval
 
     async def run_once(self) -> Any:
         raise NotImplementedError

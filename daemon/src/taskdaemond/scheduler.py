@@ -21,6 +21,7 @@ from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
 from taskdaemond.queue.models import TaskEvent, Transition
 from taskdaemond.retention import Pruner, RetentionPolicy
+from taskdaemond.schedule_runner import ScheduleRunner
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import TaskStatus
 from taskdaemond.writer import GroupWriter
@@ -60,6 +61,15 @@ class Scheduler:
         self.pruner = Pruner(
             queue, RetentionPolicy.from_settings(config.daemon), metrics, config.daemon.prune_interval
         )
+        # Periodic tasks: each due run enqueued once, whichever daemon gets there first.
+        enabled = [schedule for schedule in config.schedules.values() if schedule.enabled]
+        self.schedule_runner = (
+            ScheduleRunner(
+                enabled, queue, self.service.schedule_task, self.service.schedule_enqueued, metrics
+            )
+            if enabled
+            else None
+        )
         # New tasks and cancels arriving through other daemons are announced by the queue.
         queue.bind(self.daemon_id, self.dispatcher.notify, self.service.cancelled_elsewhere)
         queue.watch_changes(self.service.changed_elsewhere)
@@ -94,12 +104,17 @@ class Scheduler:
             self._leases.start()
         await self.dispatcher.start()
         self.pruner.start()
+        if self.schedule_runner is not None:
+            self.schedule_runner.start()
 
     async def shutdown(self, grace: float | None = None) -> dict[str, int]:
         """Stop claiming, let tasks in flight finish within ``grace`` seconds, stop the
         handlers, requeue (or mark interrupted) what still ran, commit, close the queue."""
         grace = self.config.daemon.shutdown_grace if grace is None else grace
-        # 1. Stop claiming; tasks claimed but not started go back to pending, as if never claimed.
+        # 1. Stop enqueuing periodic tasks (a run due now is left to the next start or another
+        #    daemon) and claiming; tasks claimed but not started go back to pending.
+        if self.schedule_runner is not None:
+            await self.schedule_runner.stop()
         waiting = await self.dispatcher.stop_claiming()
         try:
             await self._queue.release(waiting)

@@ -24,6 +24,8 @@ from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.news import TaskNews
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
 from taskdaemond.queue.models import NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
+from taskdaemond.schedule_config import ScheduleConfig
+from taskdaemond.schedule_runner import listing_entry
 from taskdaemond.statuses import REDRIVABLE_STATUSES, TaskStatus
 
 
@@ -50,6 +52,7 @@ class TaskService:
     ) -> None:
         self._settings = config.daemon
         self._handlers: Mapping[str, HandlerConfig] = config.handlers
+        self._schedules: Mapping[str, ScheduleConfig] = config.schedules
         self._queue = queue
         self._dispatcher = dispatcher
         self._metrics = metrics
@@ -115,6 +118,12 @@ class TaskService:
         """Each task's id and whether this call created it (not found by its idempotency key)."""
         now = time.time()
         answers = await self._queue.submit(tasks, now)
+        self.enqueued(tasks, answers, now)
+        return answers
+
+    def enqueued(self, tasks: Sequence[NewTask], answers: Sequence[tuple[str, bool]], now: float) -> None:
+        """Tasks the queue took at ``now`` (from the API or the schedule loop): count them, tell
+        the dispatcher when each type is due and the live streams what is new."""
         received: dict[str, int] = {}
         due: dict[str, float] = {}
         for task, (_, created) in zip(tasks, answers, strict=True):
@@ -126,7 +135,37 @@ class TaskService:
             self._metrics.tasks_received.labels(task_type).inc(count)
             self._dispatcher.due(task_type, due[task_type])
         self.news.publish(task_id for task_id, created in answers if created)
-        return answers
+
+    # -- periodic tasks -------------------------------------------------------------------
+
+    def schedule_task(self, schedule: ScheduleConfig, key: str) -> NewTask:
+        """The task of one run of ``schedule``, with ``key`` as its idempotency key."""
+        return self.make_task(
+            schedule.task_type,
+            dict(schedule.data),
+            priority=schedule.priority,
+            idempotency_key=key,
+            max_retries=schedule.max_retries,
+            tags=schedule.tags,
+        )
+
+    def schedule_enqueued(self, task: NewTask, task_id: str, now: float) -> None:
+        self.enqueued([task], [(task_id, True)], now)
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """Every configured schedule with its progress (shared by all daemons on the queue) and
+        the status of its last run (None once retention pruned it)."""
+        states = await self._queue.schedule_states()
+        now = time.time()
+        entries = []
+        for name, schedule in sorted(self._schedules.items()):
+            state = states.get(name)
+            status = None
+            if state is not None and state.last_task_id is not None:
+                record = await self._queue.get(state.last_task_id)
+                status = record.status.value if record is not None else None
+            entries.append(listing_entry(schedule, state, status, now))
+        return entries
 
     # -- read -----------------------------------------------------------------------------
 

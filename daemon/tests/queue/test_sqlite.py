@@ -68,3 +68,32 @@ def test_a_file_made_before_versioned_migrations_keeps_its_tasks(tmp_path: Path)
     assert applied == [m.label for m in SHIPPED] and old_id == "old-1"
     assert claimed[0] == "old-1" and len(claimed) == 2
     assert user_version(path) == len(SHIPPED)
+
+
+def test_a_file_of_version_3_with_tasks_gets_the_schedules_table(tmp_path: Path) -> None:
+    """Migration 0004 (periodic tasks' progress) upgrades a file that holds tasks."""
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("".join(m.sql for m in SHIPPED[:3]) + "PRAGMA user_version = 3;")
+        db.execute(
+            "INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, created_at, updated_at)"
+            " VALUES ('old-1', 'echo', '{}', 'pending', 50, 3, 0, 0, 0)"
+        )
+
+    async def main() -> tuple[list[str], bool, list[str]]:
+        queue = SqliteQueue(path)
+        await queue.open()
+        try:
+            task = NewTask("echo", "{}", 50, 3, idempotency_key="schedule:s:1970-01-01T00:01:00Z")
+            advance = await queue.advance_schedule(
+                None, name="s", timing="every 60s", due=60.0, task=task, now=61.0
+            )
+            states = await queue.schedule_states()
+            claimed = [t.id for t in await queue.claim("echo", 10, time.time())]
+        finally:
+            await queue.close()
+        return queue.applied_migrations, advance.won and states["s"].runs == 1, claimed
+
+    applied, advanced, claimed = asyncio.run(main())
+    assert applied == [m.label for m in SHIPPED[3:]] and SHIPPED[3].name == "schedules"
+    assert advanced and claimed[0] == "old-1" and len(claimed) == 2

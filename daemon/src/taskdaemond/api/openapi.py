@@ -96,6 +96,45 @@ TASK_LOGS = {
     "required": ["task_id", "logs"],
 }
 
+#: One entry of GET /api/schedules.
+SCHEDULE = {
+    "type": "object",
+    "description": "A periodic task ([schedules.<name>] in handlers.toml) and its progress, shared by every "
+    "daemon on the queue.",
+    "properties": {
+        "name": {"type": "string"},
+        "task_type": {"type": "string"},
+        "cron": {"type": ["string", "null"], "description": "The cron expression, or null for an interval."},
+        "every": {"type": ["number", "null"], "description": "The interval in seconds, or null for cron."},
+        "timezone": {"type": "string"},
+        "catch_up": {"type": "boolean"},
+        "enabled": {"type": "boolean"},
+        "next_due": {**NULLABLE_TIME, "description": "Null when disabled; in the past while overdue."},
+        "last_due": {**NULLABLE_TIME, "description": "The due time of the last run enqueued."},
+        "last_task_id": {"type": ["string", "null"]},
+        "last_task_status": {
+            "enum": [*(status.value for status in TaskStatus), None],
+            "description": "Null before the first run, or once retention pruned that task.",
+        },
+        "runs": {"type": "integer", "minimum": 0},
+        "updated_at": NULLABLE_TIME,
+    },
+    "required": [
+        "name",
+        "task_type",
+        "cron",
+        "every",
+        "timezone",
+        "catch_up",
+        "enabled",
+        "next_due",
+        "last_due",
+        "last_task_id",
+        "last_task_status",
+        "runs",
+    ],
+}
+
 #: (method, path) -> operationId, 200 (or 204) answer, and the errors beyond 400/401/403.
 OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str]]] = {
     ("post", "/queue"): (
@@ -139,6 +178,15 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str
     ("head", "/health"): ("health_head", None, ()),
     ("get", "/metrics"): ("metrics", None, ()),
     ("get", "/api/metrics"): ("metrics_json", JSON_OBJECT, ("503",)),
+    ("get", "/api/schedules"): (
+        "list_schedules",
+        {
+            "type": "object",
+            "properties": {"schedules": {"type": "array", "items": SCHEDULE}},
+            "required": ["schedules"],
+        },
+        ("503",),
+    ),
 }
 
 #: A submit with ?wait whose task was not final in time (202).

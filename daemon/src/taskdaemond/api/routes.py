@@ -181,3 +181,10 @@ async def metrics(service: Service) -> Response:
 @router.get("/api/metrics", summary="Metrics as JSON", tags=["daemon"])
 async def metrics_json(service: Service) -> dict[str, Any]:
     return await service.metrics_summary()
+
+
+@router.get(
+    "/api/schedules", summary="Periodic tasks: when each is next due, its last run", tags=["schedules"]
+)
+async def list_schedules(service: Service) -> Response:
+    return _json({"schedules": await service.schedules()})

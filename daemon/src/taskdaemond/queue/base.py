@@ -20,6 +20,7 @@ from taskdaemond.queue.models import (
     TaskRecord,
     Transition,
 )
+from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import TaskStatus
 
 #: Orders in which pending tasks are claimed.
@@ -157,6 +158,28 @@ class TaskQueue(abc.ABC):
     @abc.abstractmethod
     async def counts(self) -> dict[str, int]:
         """How many tasks are in each status (every status present, zero included)."""
+
+    # -- periodic tasks: each due run enqueued once ------------------------------------------
+
+    @abc.abstractmethod
+    async def schedule_states(self) -> dict[str, ScheduleState]:
+        """The stored progress of every schedule that ever ran, by name (removed ones too)."""
+
+    @abc.abstractmethod
+    async def advance_schedule(
+        self,
+        expected: ScheduleState | None,
+        *,
+        name: str,
+        timing: str,
+        due: float,
+        task: NewTask | None,
+        now: float,
+    ) -> ScheduleAdvance:
+        """In one transaction: move schedule ``name`` to ``last_due = due`` only if its row is
+        still ``expected`` (None: no row yet), and if so enqueue ``task`` (when given: the run
+        of ``due``) and record it as the schedule's last run. Another daemon that moved the
+        row first makes this a no-op (``won`` False)."""
 
     # -- retention: only finished tasks are ever pruned ------------------------------------
 

@@ -19,6 +19,7 @@ from taskdaemond.queue.models import (
     TaskRecord,
     Transition,
 )
+from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 #: Heap entry: (order key..., generation, task id). A generation that no longer matches the
@@ -36,6 +37,7 @@ class MemoryQueue(TaskQueue):
         self._ready: dict[str, list[_Entry]] = {}
         self._delayed: dict[str, list[tuple[float, int, str]]] = {}
         self._seq = 0
+        self._schedules: dict[str, ScheduleState] = {}
 
     async def open(self, *, recover: bool = True) -> int:
         return 0
@@ -97,6 +99,31 @@ class MemoryQueue(TaskQueue):
             self._enqueue(record, now)
             answers.append((record.id, True))
         return answers
+
+    async def schedule_states(self) -> dict[str, ScheduleState]:
+        return dict(self._schedules)
+
+    async def advance_schedule(
+        self,
+        expected: ScheduleState | None,
+        *,
+        name: str,
+        timing: str,
+        due: float,
+        task: NewTask | None,
+        now: float,
+    ) -> ScheduleAdvance:
+        # One event loop, no await before the write: the check and the set cannot interleave.
+        if self._schedules.get(name) != expected:
+            return ScheduleAdvance(won=False)
+        state = replace(expected, timing=timing, last_due=due, updated_at=now) if expected else None
+        state = state or ScheduleState(name, timing, due, updated_at=now)
+        if task is None:
+            self._schedules[name] = state
+            return ScheduleAdvance(won=True)
+        [(task_id, created)] = await self.submit([task], now)
+        self._schedules[name] = replace(state, last_run_due=due, last_task_id=task_id, runs=state.runs + 1)
+        return ScheduleAdvance(won=True, task_id=task_id, created=created)
 
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         ready = self._ready.setdefault(task_type, [])

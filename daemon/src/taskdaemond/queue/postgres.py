@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from taskdaemond import __version__, defaults
 from taskdaemond.queue import postgres_sql as sql
-from taskdaemond.queue import retention_sql
+from taskdaemond.queue import retention_sql, schedule_state
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue._rows import counts_of, list_params, page_of, row_to_record
 from taskdaemond.queue.base import QueueUnavailable, Storage, TaskQueue, _ignore, claim_order_key
@@ -42,6 +42,7 @@ from taskdaemond.queue.models import (
     TaskRecord,
     Transition,
 )
+from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 log = logging.getLogger("taskdaemond.queue.postgres")
@@ -363,6 +364,46 @@ class PostgresQueue(TaskQueue):
         if created_types:  # delivered at commit, to every daemon listening
             await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, sorted(created_types)))
         return answers
+
+    async def schedule_states(self) -> dict[str, ScheduleState]:
+        async def work(conn: Connection) -> list[tuple[Any, ...]]:
+            return await (await conn.execute(schedule_state.SELECT_STATES)).fetchall()
+
+        return {row[0]: schedule_state.state_of(row) for row in await self._run(work, transaction=False)}
+
+    async def advance_schedule(
+        self,
+        expected: ScheduleState | None,
+        *,
+        name: str,
+        timing: str,
+        due: float,
+        task: NewTask | None,
+        now: float,
+    ) -> ScheduleAdvance:
+        params = schedule_state.advance_params(expected, name, timing, due, now)
+
+        async def work(conn: Connection) -> ScheduleAdvance:
+            # Another daemon's update of the row holds its lock until it commits; this one then
+            # sees the new last_due and matches nothing.
+            cas = (
+                schedule_state.POSTGRES_INSERT_STATE
+                if expected is None
+                else schedule_state.POSTGRES_ADVANCE_STATE
+            )
+            if (await conn.execute(cas, params)).rowcount != 1:
+                return ScheduleAdvance(won=False)
+            if task is None:
+                return ScheduleAdvance(won=True)
+            [(task_id, created)] = await self._submit(conn, [task], now)
+            await conn.execute(schedule_state.POSTGRES_RECORD_RUN, {**params, "task_id": task_id})
+            if created:
+                await self._announce(conn, [task_id])
+            return ScheduleAdvance(won=True, task_id=task_id, created=created)
+
+        # Not retried: like a submit, a commit whose answer was lost would look like a lost race
+        # the second time (harmless: the run was enqueued), never like a second run.
+        return await self._run(work, retry=False)
 
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         params = {

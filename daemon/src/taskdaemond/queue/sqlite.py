@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from taskdaemond import defaults
+from taskdaemond.queue import schedule_state
 from taskdaemond.queue import sqlite_retention as retention
 from taskdaemond.queue import sqlite_sql as sql
 from taskdaemond.queue._migrations import load
@@ -32,6 +33,7 @@ from taskdaemond.queue.models import (
     TaskRecord,
     Transition,
 )
+from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 
 T = TypeVar("T")
@@ -172,6 +174,38 @@ class SqliteQueue(TaskQueue):
         if rows:
             db.executemany(sql.INSERT_TASK, rows)
         return answers
+
+    async def schedule_states(self) -> dict[str, ScheduleState]:
+        rows = await self._call(lambda: self.db.execute(schedule_state.SELECT_STATES).fetchall())
+        return {row[0]: schedule_state.state_of(row) for row in rows}
+
+    async def advance_schedule(
+        self,
+        expected: ScheduleState | None,
+        *,
+        name: str,
+        timing: str,
+        due: float,
+        task: NewTask | None,
+        now: float,
+    ) -> ScheduleAdvance:
+        params = schedule_state.advance_params(expected, name, timing, due, now)
+
+        def work(db: sqlite3.Connection) -> ScheduleAdvance:
+            cas = (
+                schedule_state.SQLITE_INSERT_STATE
+                if expected is None
+                else schedule_state.SQLITE_ADVANCE_STATE
+            )
+            if db.execute(cas, params).rowcount != 1:
+                return ScheduleAdvance(won=False)
+            if task is None:
+                return ScheduleAdvance(won=True)
+            [(task_id, created)] = self._submit(db, [task], now)
+            db.execute(schedule_state.SQLITE_RECORD_RUN, {**params, "task_id": task_id})
+            return ScheduleAdvance(won=True, task_id=task_id, created=created)
+
+        return await self._call(self._transaction, work)
 
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         return await self._call(self._transaction, lambda db: self._claim(db, task_type, limit, now))
