@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PYTHON, Daemon, handler_table, serving, write_config
+from taskdaemond import cli, cli_live
+from tests.helpers import PYTHON, Daemon, handler_table, serving, wait_until, write_config
 
 
 def taskdaemond(
@@ -39,7 +41,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 
 def test_help_is_there_for_every_command() -> None:
-    for command in ("serve", "submit", "status", "tasks", "cancel", "redrive", "call", "check"):
+    for command in ("serve", "submit", "status", "tasks", "schedules", "cancel", "redrive", "call", "check"):
         result = taskdaemond(command, "--help")
         assert result.returncode == 0 and "usage: taskdaemond" in result.stdout, command
     top = taskdaemond("--help")
@@ -52,7 +54,7 @@ def test_check_accepts_a_valid_file(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert f"{path}: OK" in result.stdout and "echo" in result.stdout
     as_json = json.loads(taskdaemond("check", str(path), "--json").stdout)
-    assert as_json == {"ok": True, "file": str(path), "handlers": ["echo"], "warnings": []}
+    assert as_json == {"ok": True, "file": str(path), "handlers": ["echo"], "schedules": [], "warnings": []}
 
 
 SHELL_LINE = "python3 -u handler.py; touch f"
@@ -214,3 +216,61 @@ def test_unreachable_daemon_exits_3() -> None:
 def test_bad_task_data_exits_2() -> None:
     result = taskdaemond("submit", "echo", "{nope", url="http://127.0.0.1:9")
     assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+def test_schedules_lists_a_table_and_json(tmp_path: Path) -> None:
+    schedules: dict[str, dict[str, Any]] = {
+        "beat": {"task_type": "echo", "every": "1s", "data": {"echo": 1}},
+        "nightly": {"task_type": "echo", "cron": "30 2 * * *", "timezone": "Europe/Riga", "catch_up": False},
+    }
+    with serving(tmp_path, {"echo": handler_table("behave")}, schedules=schedules) as daemon:
+        listed = wait_until(
+            lambda: (
+                (found := json.loads(taskdaemond("schedules", "--json", url=daemon.url).stdout))
+                and found[0]["last_task_id"]
+                and found
+            ),
+            timeout=30,
+            what="the first run of beat",
+        )
+        assert [s["name"] for s in listed] == ["beat", "nightly"]
+        beat, nightly = listed
+        assert (beat["every"], beat["cron"], beat["runs"] >= 1) == (1, None, True)
+        assert (nightly["cron"], nightly["timezone"], nightly["catch_up"]) == (
+            "30 2 * * *",
+            "Europe/Riga",
+            False,
+        )
+        assert nightly["last_task_id"] is None and nightly["next_due"].endswith(":30:00Z")
+        result = taskdaemond("schedules", url=daemon.url)
+        assert result.returncode == 0, result.stderr
+        header, *rows = result.stdout.splitlines()
+        assert header.split()[:3] == ["NAME", "TYPE", "WHEN"]
+        assert rows[0].startswith("beat") and "every 1s" in rows[0]
+        assert rows[1].startswith("nightly") and "cron 30 2 * * *" in rows[1] and "Europe/Riga" in rows[1]
+    checked = taskdaemond("check", str(tmp_path / "handlers.toml"))
+    assert checked.returncode == 0 and "nightly" in checked.stdout and "every 1s" in checked.stdout
+
+
+def test_the_schedules_table_for_a_terminal_names_every_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: no cell folds
+    out = io.StringIO()
+    rows = cli.schedule_rows([SCHEDULE_ENTRY])
+    cli_live.rows_table(cli.SCHEDULE_COLUMNS, rows, out=out)
+    assert "nightly" in out.getvalue() and "cron 30 2 * * *" in out.getvalue()
+
+
+SCHEDULE_ENTRY: dict[str, Any] = {
+    "name": "nightly",
+    "task_type": "echo",
+    "cron": "30 2 * * *",
+    "every": None,
+    "timezone": "UTC",
+    "catch_up": True,
+    "enabled": True,
+    "next_due": "2026-12-07T02:30:00Z",
+    "last_due": "2026-12-06T02:30:00Z",
+    "last_task_id": "0193",
+    "last_task_status": "completed",
+    "runs": 1,
+}

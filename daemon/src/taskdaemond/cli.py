@@ -265,7 +265,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     # A command that looks like a shell line is valid, but would crash-loop: say so.
     warnings += [w for w in (command_warning(h) for h in config.handlers.values()) if w is not None]
     if args.json:
-        print_json({"ok": True, "file": str(path), "handlers": sorted(config.handlers), "warnings": warnings})
+        print_json(
+            {
+                "ok": True,
+                "file": str(path),
+                "handlers": sorted(config.handlers),
+                "schedules": sorted(config.schedules),
+                "warnings": warnings,
+            }
+        )
         return EXIT_OK
     print(f"{path}: OK")
     for warning in warnings:
@@ -275,6 +283,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         how = " ".join(handler.command) if handler.command else f"{handler.engine} image {handler.image}"
         rows.append([name, how, str(handler.instances), f"{handler.timeout:g}s", str(handler.retries)])
     print(table(rows, ["type", "runs", "instances", "timeout", "retries"]))
+    if config.schedules:
+        when = {
+            name: f"cron {s.timing.cron} ({s.timing.timezone})"
+            if s.timing.cron
+            else f"every {s.timing.every:g}s"
+            for name, s in config.schedules.items()
+        }
+        rows = [
+            [name, s.task_type, when[name], "yes" if s.catch_up else "no", "yes" if s.enabled else "no"]
+            for name, s in config.schedules.items()
+        ]
+        print()
+        print(table(rows, ["schedule", "type", "when", "catch_up", "enabled"]))
     return EXIT_OK
 
 
@@ -423,6 +444,57 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def schedule_rows(schedules: list[dict[str, Any]]) -> list[list[str]]:
+    """One row per schedule: name, type, when, zone, catch_up, next, last run and its status."""
+    rows = []
+    for s in schedules:
+        when = f"cron {s['cron']}" if s["cron"] is not None else f"every {s['every']:g}s"
+        last = f"{s['last_due'] or '-'} {s['last_task_status'] or ''}".strip()
+        rows.append(
+            [
+                s["name"],
+                s["task_type"],
+                when,
+                s["timezone"],
+                "yes" if s["catch_up"] else "no",
+                (s["next_due"] or "disabled") if s["enabled"] else "disabled",
+                last,
+                s["last_task_id"] or "",
+                str(s["runs"]),
+            ]
+        )
+    return rows
+
+
+#: The columns of `taskdaemond schedules`.
+SCHEDULE_COLUMNS = [
+    "name",
+    "type",
+    "when",
+    "timezone",
+    "catch_up",
+    "next due",
+    "last run",
+    "last task",
+    "runs",
+]
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    schedules = request(args, "GET", "/api/schedules").json()["schedules"]
+    if args.json:
+        print_json(schedules)
+        return EXIT_OK
+    if not schedules:
+        print("no schedules: add a [schedules.<name>] table to handlers.toml")
+        return EXIT_OK
+    if sys.stdout.isatty():
+        cli_live.rows_table(SCHEDULE_COLUMNS, schedule_rows(schedules))
+        return EXIT_OK
+    print(table(schedule_rows(schedules), SCHEDULE_COLUMNS))
+    return EXIT_OK
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     response = request(args, "POST", f"/api/tasks/{args.id}/cancel")
     return show_task(args, response.json(), waited=False)
@@ -540,7 +612,7 @@ def _argument(parse: Any) -> Any:
 
 
 def _add_client_commands(commands: Any) -> None:
-    """submit, status, tasks, cancel and redrive: the commands that talk to a running daemon."""
+    """submit, status, tasks, schedules, cancel and redrive: the commands that talk to a running daemon."""
     submit = commands.add_parser(
         "submit",
         help="submit a task",
@@ -585,6 +657,15 @@ def _add_client_commands(commands: Any) -> None:
     )
     _client_options(tasks)
     tasks.set_defaults(run=cmd_tasks)
+
+    schedules = commands.add_parser(
+        "schedules",
+        help="list periodic tasks",
+        description="List the periodic tasks ([schedules.<name>] in handlers.toml): when each is next due, "
+        "its last run and that run's status.",
+    )
+    _client_options(schedules)
+    schedules.set_defaults(run=cmd_schedules)
 
     for name, run, what, description in (
         ("cancel", cmd_cancel, "cancel a task", "Cancel a pending task, or stop the handler running it."),

@@ -194,3 +194,13 @@ def tasks_table(tasks: list[dict[str, Any]], out: TextIO = sys.stdout) -> None:
             outcome,
         )
     Console(file=out).print(table)
+
+
+def rows_table(columns: list[str], rows: list[list[str]], out: TextIO = sys.stdout) -> None:
+    """Rows of text as a rich table, for a terminal (``taskdaemond schedules``)."""
+    table = Table(show_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    Console(file=out).print(table)
