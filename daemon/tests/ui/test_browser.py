@@ -46,6 +46,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         tmp_path_factory.mktemp("browser"),
         {"steps": handler_table("steps", instances=2), "resize": handler_table("steps", instances=1)},
         {"token": TOKEN, "shutdown_grace": 1},
+        # Due once a year: listed, never run while the tests look at the task counts.
+        {"new-year": {"task_type": "resize", "cron": "0 0 1 1 *", "timezone": "Europe/Riga"}},
     ) as instance:
         yield instance
 
@@ -113,6 +115,19 @@ def test_login_form_works_with_the_token_and_keeps_it_out_of_urls(browser: Any, 
     page.locator("#daemon-id").wait_for()
     assert page.locator("#login").is_hidden()
     context.close()
+
+
+def test_schedules_page_is_reached_from_the_menu_and_lists_the_schedule(browser: Any, daemon: Daemon) -> None:
+    page = signed_in(browser)
+    page.goto(f"{daemon.url}/ui")
+    page.locator("#daemon-id").wait_for()
+    page.get_by_role("link", name="Schedules").click()
+    row = page.locator('tr[data-schedule="new-year"]')
+    row.wait_for()
+    assert "0 0 1 1 *" in row.inner_text() and "Europe/Riga" in row.inner_text()
+    assert page.url == f"{daemon.url}/ui/schedules"
+    page.context.close()
+    photograph(browser, f"{daemon.url}/ui/schedules", "schedules", 'tr[data-schedule="new-year"]')
 
 
 def test_overview_loads_with_pools_and_counts(browser: Any, daemon: Daemon, api: httpx.Client) -> None:

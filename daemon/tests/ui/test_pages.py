@@ -26,6 +26,15 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         tmp_path_factory.mktemp("ui"),
         {"steps": handler_table("steps", instances=1), "echo": handler_table("behave", instances=1)},
         {"token": TOKEN, "shutdown_grace": 1},
+        # Due once a year: listed, never run while the tests look at the task counts.
+        {
+            "new-year": {
+                "task_type": "echo",
+                "cron": "0 0 1 1 *",
+                "timezone": "Europe/Riga",
+                "catch_up": False,
+            }
+        },
     ) as instance:
         yield instance
 
@@ -54,7 +63,7 @@ def row_ids(html: str) -> list[str]:
 
 
 def test_shells_and_assets_are_public_and_hold_no_data(daemon: Daemon) -> None:
-    for path in ("/ui", "/ui/", "/ui/tasks?status=failed", "/ui/tasks/some-id"):
+    for path in ("/ui", "/ui/", "/ui/tasks?status=failed", "/ui/tasks/some-id", "/ui/schedules"):
         answer = httpx.get(daemon.url + path)
         assert answer.status_code == 200, path
         assert 'data-token-required="true"' in answer.text and 'id="login"' in answer.text
@@ -72,7 +81,13 @@ def test_login_form_never_sends_the_token_in_a_url(daemon: Daemon) -> None:
 
 
 def test_fragments_and_streams_need_the_token(daemon: Daemon) -> None:
-    for path in ("/ui/part/overview", "/ui/part/tasks", "/ui/part/tasks/x", "/api/events"):
+    for path in (
+        "/ui/part/overview",
+        "/ui/part/tasks",
+        "/ui/part/tasks/x",
+        "/ui/part/schedules",
+        "/api/events",
+    ):
         assert httpx.get(daemon.url + path).status_code == 401, path
     assert httpx.post(daemon.url + "/ui/part/tasks/x/cancel").status_code == 401
     wrong = {"Authorization": "Bearer nope"}
@@ -92,6 +107,18 @@ def test_overview_shows_the_daemon_the_counts_and_the_pools(client: httpx.Client
         and '<a href="/ui/tasks?type=echo">echo</a>' in html
     )
     assert re.search(r"<rect [^>]*class=\"bar", html), "the minute's finished tasks are a bar of the chart"
+
+
+def test_schedules_page_lists_each_schedule_with_its_next_due_time(client: httpx.Client) -> None:
+    html = client.get("/ui/part/schedules").text
+    [entry] = client.get("/api/schedules").json()["schedules"]
+    row = re.search(r'<tr id="schedule-new-year".*?</tr>', html, re.S)
+    assert row is not None, html
+    assert "<code>0 0 1 1 *</code> Europe/Riga" in row.group(0)
+    assert '<a href="/ui/tasks?type=echo">echo</a>' in row.group(0)
+    assert entry["next_due"].replace("T", " ").rstrip("Z") in row.group(0)
+    assert "<td>no</td>" in row.group(0)  # catch_up
+    assert 'aria-current="page">Schedules' in client.get("/ui/schedules").text
 
 
 def test_tasks_table_filters_by_status_type_and_error(client: httpx.Client) -> None:

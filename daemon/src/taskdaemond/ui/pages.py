@@ -75,8 +75,8 @@ def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
 # -- public: page shells and assets --------------------------------------------------------
 
 #: The pages: path, template of the shell's title, and which nav entry is current.
-SHELLS = {"overview": "Overview", "tasks": "Tasks", "task": "Task"}
-SHELL_PATH = re.compile(r"^/ui(/|/tasks|/tasks/[^/]+)?$")
+SHELLS = {"overview": "Overview", "tasks": "Tasks", "task": "Task", "schedules": "Schedules"}
+SHELL_PATH = re.compile(r"^/ui(/|/tasks|/tasks/[^/]+|/schedules)?$")
 
 
 def shell_app(token_required: bool) -> Starlette:
@@ -94,12 +94,18 @@ def shell_app(token_required: bool) -> Starlette:
         part = f"/ui/part/tasks/{request.path_params['task_id']}"
         return render("shell.html", page="task", part=part, token_required=token_required)
 
+    async def schedules(request: Request) -> HTMLResponse:
+        return render(
+            "shell.html", page="schedules", part="/ui/part/schedules", token_required=token_required
+        )
+
     return Starlette(
         routes=[
             Route("/ui", overview),
             Route("/ui/", overview),
             Route("/ui/tasks", tasks),
             Route("/ui/tasks/{task_id}", task),
+            Route("/ui/schedules", schedules),
             Mount("/ui/static", StaticFiles(directory=STATIC)),
         ]
     )
@@ -143,6 +149,11 @@ async def overview_part(service: Service) -> HTMLResponse:
         finished_total=sum(finished),
         statuses=[s.value for s in TaskStatus],
     )
+
+
+@router.get("/schedules")
+async def schedules_part(service: Service) -> HTMLResponse:
+    return render("schedules.html", schedules=await service.schedules())
 
 
 def _parse_time(text: str | None, problems: list[str], name: str) -> float | None:
