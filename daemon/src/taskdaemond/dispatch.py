@@ -119,6 +119,28 @@ class Dispatcher:
         """New work for ``task_type`` may be due: look at the queue now."""
         self.due(task_type, 0.0)
 
+    def claimable(self, task_type: str) -> int:
+        """How many tasks of ``task_type`` this daemon would start right now: its idle instances
+        (within the worker bound) that no buffered task is waiting for. A submit claims that
+        many in its own transaction and hands them over with ``take``: a new task on an idle
+        daemon then skips a trip through the claim loop and a claim of its own."""
+        state = self._types.get(task_type)
+        if state is None or self._stopping:
+            return 0
+        free = min(state.pool.idle_count, self._worker_bound() - self._busy())
+        return max(0, int(free) - len(state.buffer))
+
+    def take(self, task_type: str, tasks: Sequence[ClaimedTask]) -> list[ClaimedTask]:
+        """Tasks a submit claimed for ``task_type``: started on idle instances at once (the
+        rest buffered). Returns those it cannot take because the dispatcher is stopping: the
+        caller gives them back to the queue."""
+        if self._stopping:
+            return list(tasks)
+        state = self._types[task_type]
+        state.buffer.extend(tasks)
+        self._start_buffered(state)
+        return []
+
     def committed(self, transitions: Sequence[Transition]) -> None:
         """A retry is claimable only once its transition is committed: look for it then."""
         for transition in transitions:
@@ -212,19 +234,23 @@ class Dispatcher:
     def _limit(self, state: _TypeState) -> int:
         return claim_limit(state.rate, state.pool.idle_count, self._settings.batch_size)
 
+    def _start_buffered(self, state: _TypeState) -> None:
+        """Hand buffered tasks to idle instances, within the worker bound."""
+        while (
+            state.buffer
+            and state.pool.idle_count
+            and not self._stopping
+            and self._busy() < self._worker_bound()
+        ):
+            state.pool.dispatch(state.buffer.popleft())
+            state.taken += 1
+
     async def _claim_loop(self, task_type: str) -> None:
         state = self._types[task_type]
         pool = state.pool
         last_claim = time.monotonic()
         while not self._stopping:
-            while (
-                state.buffer
-                and pool.idle_count
-                and not self._stopping
-                and self._busy() < self._worker_bound()
-            ):
-                pool.dispatch(state.buffer.popleft())
-                state.taken += 1
+            self._start_buffered(state)
             if self._stopping:
                 break
             now = time.time()

@@ -117,13 +117,33 @@ class TaskService:
     async def _enqueue(self, tasks: Sequence[NewTask]) -> list[tuple[str, bool]]:
         """Each task's id and whether this call created it (not found by its idempotency key)."""
         now = time.time()
-        answers = await self._queue.submit(tasks, now)
-        self.enqueued(tasks, answers, now)
+        # Idle instances of the (one) task type take tasks from this very transaction.
+        types = {task.task_type for task in tasks}
+        task_type = types.pop() if len(types) == 1 else None
+        wanted = self._dispatcher.claimable(task_type) if task_type is not None else 0
+        if task_type is not None and wanted:
+            answers, claimed = await self._queue.submit_and_claim(tasks, now, task_type, wanted)
+            refused = self._dispatcher.take(task_type, claimed)
+            if refused:  # the daemon is stopping: as if never claimed
+                await self._queue.release([task.id for task in refused])
+        else:
+            answers, claimed = await self._queue.submit(tasks, now), []
+        # A claim that got fewer tasks than it asked for left none due.
+        self.enqueued(tasks, answers, now, none_due=task_type if wanted > len(claimed) else None)
         return answers
 
-    def enqueued(self, tasks: Sequence[NewTask], answers: Sequence[tuple[str, bool]], now: float) -> None:
+    def enqueued(
+        self,
+        tasks: Sequence[NewTask],
+        answers: Sequence[tuple[str, bool]],
+        now: float,
+        *,
+        none_due: str | None = None,
+    ) -> None:
         """Tasks the queue took at ``now`` (from the API or the schedule loop): count them, tell
-        the dispatcher when each type is due and the live streams what is new."""
+        the dispatcher when each type is due and the live streams what is new. ``none_due``: a
+        type whose due tasks this submit claimed, every one: its claim loop need not look (it
+        would find nothing, and its claim would queue ahead of the tasks' outcomes)."""
         received: dict[str, int] = {}
         due: dict[str, float] = {}
         for task, (_, created) in zip(tasks, answers, strict=True):
@@ -133,7 +153,8 @@ class TaskService:
                 due[task.task_type] = min(due.get(task.task_type, at), at)
         for task_type, count in received.items():
             self._metrics.tasks_received.labels(task_type).inc(count)
-            self._dispatcher.due(task_type, due[task_type])
+            if not (task_type == none_due and due[task_type] == 0.0):
+                self._dispatcher.due(task_type, due[task_type])
         self.news.publish(task_id for task_id, created in answers if created)
 
     # -- periodic tasks -------------------------------------------------------------------

@@ -68,6 +68,22 @@ def test_submitted_tasks_are_claimed_first_in_first_out(make_queue: QueueFactory
     assert run(make_queue("fifo"), scenario) == ['{"n":0}', '{"n":1}', '{"n":2}']
 
 
+def test_submit_and_claim_enqueues_then_claims_in_queue_order(make_queue: QueueFactory) -> None:
+    """The claim comes after the new tasks are in: it takes the oldest due tasks, new or not."""
+
+    async def scenario(q: TaskQueue) -> None:
+        [(older, _)] = await q.submit([new()], NOW)
+        answers, claimed = await q.submit_and_claim([new(), new(), new(delay=60)], NOW, "echo", 5)
+        assert [created for _, created in answers] == [True, True, True]
+        assert [c.id for c in claimed] == [older, answers[0][0], answers[1][0]]  # not the delayed one
+        assert [c.attempt for c in claimed] == [0, 0, 0]
+        record = await q.get(answers[0][0])
+        assert record is not None and record.status is TaskStatus.PROCESSING
+        assert await q.claim("echo", 5, NOW) == []
+
+    run(make_queue("fifo"), scenario)
+
+
 def test_lifo_claims_the_newest_first(make_queue: QueueFactory) -> None:
     async def scenario(q: TaskQueue) -> None:
         ids = [i for i, _ in await q.submit([new() for _ in range(3)], NOW)]

@@ -115,6 +115,15 @@ class TaskQueue(abc.ABC):
         """Take up to ``limit`` due pending tasks of ``task_type``, mark them ``processing``
         and count an attempt, in the configured order."""
 
+    async def submit_and_claim(
+        self, tasks: Sequence[NewTask], now: float, task_type: str, limit: int
+    ) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
+        """``submit(tasks)``, then ``claim(task_type, limit)``: for a daemon with idle instances,
+        so that a new task goes straight to one of them. An engine may do both in one
+        transaction (SQLite does: one trip to its thread instead of two)."""
+        answers = await self.submit(tasks, now)
+        return answers, await self.claim(task_type, limit, now)
+
     @abc.abstractmethod
     async def release(self, task_ids: Sequence[str]) -> None:
         """Give claimed tasks that never started back to ``pending``, uncounting the attempt."""

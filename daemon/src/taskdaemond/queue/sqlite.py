@@ -217,6 +217,14 @@ class SqliteQueue(TaskQueue):
         claimed.sort(key=self._claim_key)
         return claimed
 
+    async def submit_and_claim(
+        self, tasks: Sequence[NewTask], now: float, task_type: str, limit: int
+    ) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
+        def work(db: sqlite3.Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
+            return self._submit(db, tasks, now), self._claim(db, task_type, limit, now)
+
+        return await self._call(self._transaction, work)
+
     async def release(self, task_ids: Sequence[str]) -> None:
         if not task_ids:
             return
