@@ -59,6 +59,7 @@ STATUS_COLOURS: dict[str, str] = {
     TaskStatus.INTERRUPTED: "33",
     TaskStatus.PROCESSING: "36",
     TaskStatus.PENDING: "37",
+    TaskStatus.WAITING: "34",
 }
 
 

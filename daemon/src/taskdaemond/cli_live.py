@@ -32,6 +32,7 @@ STATUS_STYLES = {
     "interrupted": "yellow",
     "processing": "cyan",
     "pending": "white",
+    "waiting": "blue",
 }
 
 Event = tuple[str, dict[str, Any], int | None]

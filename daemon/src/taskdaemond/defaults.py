@@ -174,6 +174,13 @@ MAX_TASK_RETRIES = 1000
 MAX_TAGS = 16
 MAX_TAG_KEY_LENGTH = 64
 MAX_TAG_VALUE_LENGTH = 256
+#: Most dependencies one submitted task may name (``depends_on``), and most steps in one
+#: workflow (POST /workflows: one transaction).
+MAX_DEPENDENCIES = 1000
+MAX_WORKFLOW_STEPS = 10_000
+#: What a dependency failing for good (failed, cancelled, interrupted) does to its dependents
+#: unless the submit or the workflow says otherwise: ``fail`` (redrivable) or ``cancel``.
+DEFAULT_ON_DEPENDENCY_FAILURE = "fail"
 #: Largest cursor of GET /api/tasks: the queue's sequence numbers are signed 64-bit integers.
 MAX_CURSOR = 2**63 - 1
 #: Deepest nesting of a request body's JSON (objects and arrays), the body itself included.

@@ -40,6 +40,14 @@ class TaskNotFound(DaemonError):
         super().__init__(f"task {task_id} not found")
 
 
+class WorkflowNotFound(DaemonError):
+    """Raised when a workflow id is not in the queue."""
+
+    def __init__(self, workflow_id: str) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(f"workflow {workflow_id} not found")
+
+
 class InvalidTaskState(DaemonError):
     """Raised when an action does not apply to a task in its current status."""
 

@@ -228,6 +228,7 @@ class HandlerPool:
                 self.handler.timeout,
                 lambda message: self._feed.event(task, message),
                 tags_json=task.tags_json,
+                dependencies_json=task.dependencies_json,
             )
         except Exception as exc:  # a bug of ours must not lose the task: it is retried
             log.exception("%s: running task %s failed", instance.name, task.id)
@@ -239,7 +240,13 @@ class HandlerPool:
         if following is not None:
             # The handler starts on the next task while this outcome is recorded.
             slot.task = following
-            instance.send_ahead(following.id, following.data_json, following.attempt, following.tags_json)
+            instance.send_ahead(
+                following.id,
+                following.data_json,
+                following.attempt,
+                following.tags_json,
+                following.dependencies_json,
+            )
         self._feed.finished(task, outcome, time.monotonic() - started)
         if outcome.answered:
             slot.consecutive_failures = 0

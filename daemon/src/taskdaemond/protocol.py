@@ -21,12 +21,21 @@ KNOWN_EVENTS = frozenset({"log", "progress"})
 
 
 def task_line(
-    task_id: str, task_type_json: str, data_json: str, attempt: int, tags_json: str | None = None
+    task_id: str,
+    task_type_json: str,
+    data_json: str,
+    attempt: int,
+    tags_json: str | None = None,
+    *,
+    dependencies_json: str | None = None,
 ) -> bytes:
     """The task message, one LF-terminated line. ``task_type_json`` is the type as a JSON string
     (encoded once per instance), ``data_json`` compact JSON of an object, ``tags_json`` of the
-    task's tags (the optional ``tags`` field, left out when the task has none)."""
+    task's tags (the optional ``tags`` field, left out when the task has none),
+    ``dependencies_json`` of its dependencies and their results (``dependencies``, likewise)."""
     tags = f',"tags":{tags_json}' if tags_json else ""
+    if dependencies_json:
+        tags += f',"dependencies":{dependencies_json}'
     return (
         f'{{"task_id":{json.dumps(task_id)},"task_type":{task_type_json},'
         f'"task_data":{data_json},"attempt":{attempt}{tags}}}\n'

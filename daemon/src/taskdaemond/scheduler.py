@@ -73,6 +73,8 @@ class Scheduler:
         # New tasks and cancels arriving through other daemons are announced by the queue.
         queue.bind(self.daemon_id, self.dispatcher.notify, self.service.cancelled_elsewhere)
         queue.watch_changes(self.service.changed_elsewhere)
+        # Dependents a commit released (their dependencies all completed) or ended.
+        queue.watch_dependents(self.service.dependents_changed)
 
     def _running(self) -> int:
         return self.dispatcher.running_count()

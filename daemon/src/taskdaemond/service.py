@@ -11,19 +11,39 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from taskdaemond import __version__, defaults, jsonfast
 from taskdaemond.config import Config, HandlerConfig
+from taskdaemond.dependencies import InvalidWorkflow, order_steps
 from taskdaemond.dispatch import Dispatcher
-from taskdaemond.errors import InvalidTaskState, NotCancelled, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.errors import (
+    InvalidTaskState,
+    NotCancelled,
+    NotRedrivable,
+    TaskNotFound,
+    UnknownTaskType,
+    WorkflowNotFound,
+)
 from taskdaemond.history import History
 from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.news import TaskNews
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
-from taskdaemond.queue.models import NewTask, TaskEvent, TaskFilters, TaskPage, TaskRecord, Transition
+from taskdaemond.queue.ids import new_task_id
+from taskdaemond.queue.models import (
+    DependentChanges,
+    NewTask,
+    NewWorkflow,
+    TaskEvent,
+    TaskFilters,
+    TaskPage,
+    TaskRecord,
+    Transition,
+    WorkflowPage,
+    WorkflowRecord,
+)
 from taskdaemond.schedule_config import ScheduleConfig
 from taskdaemond.schedule_runner import listing_entry
 from taskdaemond.statuses import REDRIVABLE_STATUSES, TaskStatus
@@ -83,6 +103,8 @@ class TaskService:
         idempotency_key: str | None = None,
         max_retries: int | None = None,
         tags: Mapping[str, str] | None = None,
+        depends_on: Sequence[str] | None = None,
+        on_dependency_failure: str | None = None,
     ) -> NewTask:
         """A NewTask with the handler's defaults; raises UnknownTaskType."""
         handler = self._handlers.get(task_type)
@@ -96,7 +118,77 @@ class TaskService:
             delay=delay or 0.0,
             idempotency_key=idempotency_key,
             tags_json=jsonfast.dumps(dict(tags)) if tags else None,
+            # A plain submit names each dependency by its id (dict: the same id named twice is one).
+            dependencies=tuple(dict.fromkeys((i, i) for i in depends_on or ())),
+            on_dependency_failure=on_dependency_failure or defaults.DEFAULT_ON_DEPENDENCY_FAILURE,
         )
+
+    async def submit_workflow(
+        self,
+        steps: Sequence[tuple[str, NewTask, Sequence[str]]],
+        *,
+        name: str | None = None,
+        on_failure: str = defaults.DEFAULT_ON_DEPENDENCY_FAILURE,
+        idempotency_key: str | None = None,
+    ) -> WorkflowRecord:
+        """Enqueue a workflow: ``steps`` are (name, task, names of the steps it depends on).
+        Raises InvalidWorkflow (no steps, a name twice, an unknown step, a cycle)."""
+        graph: dict[str, Sequence[str]] = {}
+        tasks: dict[str, NewTask] = {}
+        for step, task, needs in steps:
+            if step in graph:
+                raise InvalidWorkflow(f"steps: the name {step!r} is used by two steps")
+            graph[step] = needs
+            tasks[step] = task
+        workflow_id = new_task_id()
+        ids = {step: new_task_id() for step in graph}
+        ordered = tuple(
+            replace(
+                tasks[step],
+                task_id=ids[step],
+                workflow_id=workflow_id,
+                step=step,
+                dependencies=tuple((need, ids[need]) for need in graph[step]),
+                on_dependency_failure=on_failure,
+            )
+            for step in order_steps(graph)
+        )
+        workflow = NewWorkflow(workflow_id, ordered, name, on_failure, idempotency_key)
+        found, created = await self._queue.submit_workflow(workflow, time.time())
+        if created:
+            received: dict[str, int] = {}
+            for task in ordered:
+                received[task.task_type] = received.get(task.task_type, 0) + 1
+            for task_type, count in received.items():
+                self._metrics.tasks_received.labels(task_type).inc(count)
+            self.news.publish(ids.values())
+        return await self.get_workflow(found)
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord:
+        record = await self._queue.get_workflow(workflow_id)
+        if record is None:
+            raise WorkflowNotFound(workflow_id)
+        return record
+
+    async def list_workflows(self, *, limit: int, cursor: str | None = None) -> WorkflowPage:
+        return await self._queue.list_workflows(limit, cursor)
+
+    async def redrive_workflow(self, workflow_id: str) -> WorkflowRecord:
+        """Redrive every step that failed or was interrupted by itself; the steps a failure
+        failed or cancelled wait again and run once it has completed."""
+        record = await self.get_workflow(workflow_id)
+        for step in record.steps or []:
+            if step.status in REDRIVABLE_STATUSES and step.failed_by is None:
+                await self.redrive(step.task_id)
+        return await self.get_workflow(workflow_id)
+
+    def dependents_changed(self, changes: DependentChanges) -> None:
+        """A commit released waiting tasks (the dispatcher looks for them) or ended them."""
+        for task_type in {task_type for _, task_type in changes.released}:
+            self._dispatcher.notify(task_type)
+        for task_id in changes.ended:
+            self._resolve(task_id)
+        self.news.publish(task_id for task_id, _ in changes.released)
 
     async def submit(self, tasks: Sequence[NewTask]) -> list[str]:
         """Enqueue (durably, in one transaction) and tell the dispatcher when each type is due."""

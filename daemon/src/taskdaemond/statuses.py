@@ -6,6 +6,9 @@ from enum import StrEnum
 class TaskStatus(StrEnum):
     """The life of a task; each value is the wire and database string."""
 
+    #: Submitted with dependencies that have not all completed: never claimed, so claims
+    #: never scan it; it becomes pending in the transaction that completes its last dependency.
+    WAITING = "waiting"
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"
@@ -26,6 +29,9 @@ FINAL_STATUSES = frozenset(
 #: Statuses from which POST /api/tasks/{id}/redrive starts a task again.
 REDRIVABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.INTERRUPTED})
 
+#: Final statuses that are not success: a dependency ending so fails or cancels its dependents.
+UNSUCCESSFUL_STATUSES = FINAL_STATUSES - {TaskStatus.COMPLETED}
+
 
 def sql_literal(status: TaskStatus) -> str:
     """``status`` as an SQL string literal, for statements built from these constants only."""
@@ -36,6 +42,7 @@ class StatusFilter(StrEnum):
     """What ``GET /api/tasks?status=`` accepts: every status, and the names another task manager
     gives two of them (``running`` for processing, ``success`` for completed)."""
 
+    WAITING = "waiting"
     PENDING = "pending"
     PROCESSING = "processing"
     COMPLETED = "completed"

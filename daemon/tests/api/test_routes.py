@@ -168,6 +168,7 @@ def test_health_reports_queue_depth_and_pool_state(client: httpx.Client) -> None
     assert health["status"] == "healthy"
     assert health["queue_depth"] == health["tasks"]["pending"]
     assert set(health["tasks"]) == {
+        "waiting",
         "pending",
         "processing",
         "completed",

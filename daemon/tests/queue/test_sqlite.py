@@ -97,3 +97,33 @@ def test_a_file_of_version_3_with_tasks_gets_the_schedules_table(tmp_path: Path)
     applied, advanced, claimed = asyncio.run(main())
     assert applied == [m.label for m in SHIPPED[3:]] and SHIPPED[3].name == "schedules"
     assert advanced and claimed[0] == "old-1" and len(claimed) == 2
+
+
+def test_a_file_at_version_4_with_tasks_gains_dependencies_and_workflows(tmp_path: Path) -> None:
+    """Migration 0005 (workflows) on a file that holds tasks: they keep running, and a new task
+    may depend on one of them."""
+    path = tmp_path / "v4.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("".join(m.sql for m in SHIPPED[:4]) + "PRAGMA user_version = 4;")
+        db.execute(
+            "INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, created_at, updated_at)"
+            " VALUES ('old-1', 'echo', '{}', 'pending', 50, 3, 0, 0, 0)"
+        )
+
+    async def main() -> tuple[list[str], str, str]:
+        queue = SqliteQueue(path)
+        await queue.open()
+        try:
+            [(dependent, _)] = await queue.submit(
+                [NewTask("echo", "{}", 50, 3, dependencies=(("old-1", "old-1"),))], time.time()
+            )
+            before = await queue.get(dependent)
+            [claimed] = await queue.claim("echo", 10, time.time())
+        finally:
+            await queue.close()
+        assert before is not None
+        return queue.applied_migrations, before.status.value, claimed.id
+
+    applied, status, claimed = asyncio.run(main())
+    assert applied == ["0005_workflows"]
+    assert (status, claimed) == ("waiting", "old-1")

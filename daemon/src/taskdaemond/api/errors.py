@@ -16,7 +16,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from taskdaemond.api.bodies import BadRequest, describe_validation, jsonable
-from taskdaemond.errors import InvalidTaskState, NotCancelled, NotRedrivable, TaskNotFound, UnknownTaskType
+from taskdaemond.dependencies import InvalidWorkflow, UnknownDependencies
+from taskdaemond.errors import (
+    InvalidTaskState,
+    NotCancelled,
+    NotRedrivable,
+    TaskNotFound,
+    UnknownTaskType,
+    WorkflowNotFound,
+)
 from taskdaemond.queue.base import QueueUnavailable
 
 
@@ -44,7 +52,10 @@ ANSWERS: dict[type[Exception], ErrorAnswer] = {
         fields=lambda e: {"detail": jsonable(e.errors())},
     ),
     UnknownTaskType: ErrorAnswer(400, fields=lambda e: {"known_types": e.known}),
+    UnknownDependencies: ErrorAnswer(400, fields=lambda e: {"unknown_task_ids": e.task_ids}),
+    InvalidWorkflow: ErrorAnswer(400),
     TaskNotFound: ErrorAnswer(404),
+    WorkflowNotFound: ErrorAnswer(404),
     NotRedrivable: ErrorAnswer(404),  # TaskDaemon answers 404 when a task to redrive is not failed
     NotCancelled: ErrorAnswer(409, fields=lambda e: {"task_id": e.task_id, "status": e.status}),
     InvalidTaskState: ErrorAnswer(409),

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from taskdaemond import defaults
 
@@ -32,12 +41,16 @@ TagKey = Annotated[
 TagValue = Annotated[str, StringConstraints(max_length=defaults.MAX_TAG_VALUE_LENGTH)]
 
 
-class SubmitRequest(BaseModel):
-    """One task to enqueue (POST /queue). Unknown fields are refused, not dropped."""
+OnFailure = Literal["fail", "cancel"]
+
+StepName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TaskOptions(BaseModel):
+    """What a task submitted alone and a workflow's step share."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    type: str = Field(min_length=1, description="Task type: a [handlers.<type>] table.")
     data: dict[str, Any] = Field(default_factory=dict, description="The task's input, a JSON object.")
     priority: StrictInt | None = Field(
         None,
@@ -51,13 +64,6 @@ class SubmitRequest(BaseModel):
         le=defaults.MAX_DELAY,
         allow_inf_nan=False,
         description=f"Seconds to wait before the task may run: 0 to {defaults.MAX_DELAY:.0f} (one year).",
-    )
-    idempotency_key: str | None = Field(
-        None,
-        min_length=1,
-        max_length=512,
-        description="A second submit with this key returns the first task's id while that task is not "
-        "failed.",
     )
     max_retries: StrictInt | None = Field(
         None,
@@ -83,6 +89,70 @@ class SubmitRequest(BaseModel):
         if where is not None:
             raise ValueError(f"data{where} is not a finite number (NaN and Infinity are not JSON)")
         return data
+
+
+class SubmitRequest(TaskOptions):
+    """One task to enqueue (POST /queue). Unknown fields are refused, not dropped."""
+
+    type: str = Field(min_length=1, description="Task type: a [handlers.<type>] table.")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="A second submit with this key returns the first task's id while that task is not "
+        "failed.",
+    )
+    depends_on: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] | None = Field(
+        None,
+        max_length=defaults.MAX_DEPENDENCIES,
+        description="Ids of tasks this one waits for: it runs once every one has completed (status "
+        "waiting until then) and gets their results in the task message's dependencies. Unknown ids "
+        "are refused.",
+    )
+    on_dependency_failure: OnFailure | None = Field(
+        None,
+        description="What a dependency that fails for good (failed, cancelled, interrupted) does to this "
+        f"task: fail it or cancel it; default {defaults.DEFAULT_ON_DEPENDENCY_FAILURE}.",
+    )
+
+
+class WorkflowStepRequest(TaskOptions):
+    """One step of a workflow: a task, named, with the steps it depends on."""
+
+    name: StepName = Field(description="The step's name, unique in the workflow.")
+    type: str = Field(
+        min_length=1,
+        validation_alias=AliasChoices("type", "task_type"),
+        description="Task type: a [handlers.<type>] table (also accepted as task_type).",
+    )
+    depends_on: list[StepName] = Field(
+        default_factory=list,
+        max_length=defaults.MAX_DEPENDENCIES,
+        description="Names of the steps this one waits for; their results reach it in the task "
+        "message's dependencies, keyed by step name.",
+    )
+
+
+class WorkflowRequest(BaseModel):
+    """A graph of steps submitted in one transaction (POST /workflows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200, description="A label for people.")
+    steps: list[WorkflowStepRequest] = Field(
+        max_length=defaults.MAX_WORKFLOW_STEPS, description="The steps; at least one."
+    )
+    on_failure: OnFailure = Field(
+        defaults.DEFAULT_ON_DEPENDENCY_FAILURE,  # type: ignore[arg-type]
+        description="What a step that fails for good does to the steps that depend on it, "
+        "transitively: fail them or cancel them.",
+    )
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="A second submit with this key returns the first workflow instead of a new one.",
+    )
 
 
 class BatchRequest(BaseModel):

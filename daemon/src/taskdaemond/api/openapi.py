@@ -14,19 +14,21 @@ from fastapi.openapi.utils import get_openapi
 
 from taskdaemond import defaults
 from taskdaemond.api.bodies import body_schema
-from taskdaemond.api.models import BatchRequest, SubmitRequest
+from taskdaemond.api.models import BatchRequest, SubmitRequest, WorkflowRequest
+from taskdaemond.queue.models import WORKFLOW_STATUSES
 from taskdaemond.statuses import TaskStatus
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 TASK = {"$ref": "#/components/schemas/Task"}
 HEALTH = {"$ref": "#/components/schemas/Health"}
+WORKFLOW = {"$ref": "#/components/schemas/Workflow"}
 
 #: Why each error status is given, as the document says it.
 WHY = {
     "400": "Bad input (the message names the field), or a Host header the daemon does not answer.",
     "401": "Missing or wrong bearer token.",
     "403": "An Origin header naming another site.",
-    "404": "No such task.",
+    "404": "No such task (or workflow).",
     "408": "The request body stalled.",
     "409": "The task is not in a state this action applies to; the body says its status.",
     "413": f"The body is larger than [daemon] max_body_size (default {defaults.DEFAULT_MAX_BODY_SIZE} B).",
@@ -44,6 +46,7 @@ SCHEMAS: dict[str, Any] = {
             "error": {"type": "string"},
             "detail": {"description": "The validation errors, for a 400 from validation."},
             "known_types": {"type": "array", "items": {"type": "string"}},
+            "unknown_task_ids": {"type": "array", "items": {"type": "string"}},
             "task_id": {"type": "string"},
             "status": {"type": "string"},
         },
@@ -74,8 +77,50 @@ SCHEMAS: dict[str, Any] = {
             "errors": {"type": "array", "items": {"type": "object"}},
             "logs": {"type": "array", "items": {"type": "object"}},
             "progress": {"type": ["object", "null"]},
+            "workflow_id": {"type": ["string", "null"]},
+            "step": {"type": ["string", "null"]},
+            "depends_on": {"type": "array", "items": {"type": "string"}},
+            "on_dependency_failure": {"enum": ["fail", "cancel"]},
         },
         "required": ["id", "task_type", "status", "result", "last_error"],
+    },
+    "Workflow": {
+        "type": "object",
+        "description": "A workflow; its status is derived from its steps'. Steps only in GET by id.",
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": ["string", "null"]},
+            "status": {"enum": list(WORKFLOW_STATUSES)},
+            "on_failure": {"enum": ["fail", "cancel"]},
+            "idempotency_key": {"type": ["string", "null"]},
+            "steps_total": {"type": "integer", "minimum": 0},
+            "step_counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "created_at": NULLABLE_TIME,
+            "started_at": NULLABLE_TIME,
+            "finished_at": NULLABLE_TIME,
+            "duration": {"type": ["number", "null"]},
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "step": {"type": "string"},
+                        "task_id": {"type": "string"},
+                        "task_type": {"type": "string"},
+                        "status": {"enum": [status.value for status in TaskStatus]},
+                        "depends_on": {"type": "array", "items": {"type": "string"}},
+                        "attempts": {"type": "integer"},
+                        "started_at": NULLABLE_TIME,
+                        "finished_at": NULLABLE_TIME,
+                        "duration": {"type": ["number", "null"]},
+                        "last_error": {"type": ["string", "null"]},
+                        "failed_by": {"type": ["string", "null"]},
+                    },
+                    "required": ["step", "task_id", "task_type", "status", "depends_on"],
+                },
+            },
+        },
+        "required": ["id", "status", "steps_total", "created_at"],
     },
     "Health": {
         "type": "object",
@@ -174,6 +219,37 @@ OPERATIONS: dict[tuple[str, str], tuple[str, dict[str, Any] | None, Sequence[str
     ("post", "/api/tasks/{task_id}/redrive"): ("redrive_task", TASK, ("404", "503")),
     ("post", "/tasks/{task_id}/retry"): ("retry_task", TASK, ("404", "503")),
     ("get", "/api/tasks/{task_id}/logs"): ("task_logs", TASK_LOGS, ("404", "503")),
+    ("post", "/workflows"): (
+        "submit_workflow",
+        {
+            "allOf": [
+                WORKFLOW,
+                {
+                    "type": "object",
+                    "properties": {
+                        "workflow_id": {"type": "string"},
+                        "task_ids": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                    "required": ["workflow_id", "task_ids"],
+                },
+            ]
+        },
+        ("408", "413", "415", "503"),
+    ),
+    ("get", "/api/workflows/{workflow_id}"): ("get_workflow", WORKFLOW, ("404", "503")),
+    ("get", "/api/workflows"): (
+        "list_workflows",
+        {
+            "type": "object",
+            "properties": {
+                "workflows": {"type": "array", "items": WORKFLOW},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+            "required": ["workflows", "next_cursor"],
+        },
+        ("503",),
+    ),
+    ("post", "/api/workflows/{workflow_id}/redrive"): ("redrive_workflow", WORKFLOW, ("404", "503")),
     ("get", "/health"): ("health", HEALTH, ()),
     ("head", "/health"): ("health_head", None, ()),
     ("get", "/metrics"): ("metrics", None, ()),
@@ -208,11 +284,18 @@ SUBMIT_LINKS = {
 }
 
 
-def submit_body(model: type[SubmitRequest] | type[BatchRequest], task_types: Sequence[str]) -> dict[str, Any]:
+def submit_body(
+    model: type[SubmitRequest] | type[BatchRequest] | type[WorkflowRequest], task_types: Sequence[str]
+) -> dict[str, Any]:
     """The request body of a submit, the task type an enum of the configured types."""
     extra = copy.deepcopy(body_schema(model))
     schema = extra["requestBody"]["content"]["application/json"]["schema"]
-    task = schema["properties"]["tasks"]["items"] if model is BatchRequest else schema
+    if model is BatchRequest:
+        task = schema["properties"]["tasks"]["items"]
+    elif model is WorkflowRequest:
+        task = schema["properties"]["steps"]["items"]
+    else:
+        task = schema
     task["properties"]["type"]["enum"] = list(task_types)
     return dict(extra["requestBody"])
 
@@ -285,6 +368,12 @@ def _describe(
         }
     elif operation_id == "submit_batch":
         operation["requestBody"] = submit_body(BatchRequest, task_types)
+    elif operation_id == "submit_workflow":
+        operation["requestBody"] = submit_body(WorkflowRequest, task_types)
+        success["links"] = {
+            name: {"operationId": target, "parameters": {"workflow_id": "$response.body#/workflow_id"}}
+            for name, target in (("GetWorkflow", "get_workflow"), ("RedriveWorkflow", "redrive_workflow"))
+        }
 
 
 def _success(method: str, path: str, answer: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from taskdaemond import defaults, jsonfast
 from taskdaemond.api.bodies import BadRequest, body_schema, parse_body
-from taskdaemond.api.models import BatchRequest, SubmitRequest
+from taskdaemond.api.models import BatchRequest, SubmitRequest, WorkflowRequest
 from taskdaemond.queue.models import NewTask, TaskFilters
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import StatusFilter
@@ -46,6 +46,8 @@ def _new_task(service: TaskService, body: SubmitRequest) -> NewTask:
         idempotency_key=body.idempotency_key,
         max_retries=body.max_retries,
         tags=body.tags,
+        depends_on=body.depends_on,
+        on_dependency_failure=body.on_dependency_failure,
     )
 
 
@@ -89,6 +91,64 @@ async def submit(
 async def submit_batch(request: Request, service: Service) -> dict[str, list[str]]:
     body = await parse_body(request, BatchRequest)
     return {"task_ids": await service.submit([_new_task(service, item) for item in body.tasks])}
+
+
+@router.post(
+    "/workflows",
+    summary="Submit a workflow: named steps and their dependencies, in one transaction",
+    tags=["workflows"],
+    openapi_extra=body_schema(WorkflowRequest),
+)
+async def submit_workflow(request: Request, service: Service) -> Response:
+    body = await parse_body(request, WorkflowRequest)
+    steps = [
+        (
+            step.name,
+            service.make_task(
+                step.type,
+                step.data,
+                priority=step.priority,
+                delay=float(step.delay) if step.delay is not None else None,
+                max_retries=step.max_retries,
+                tags=step.tags,
+            ),
+            step.depends_on,
+        )
+        for step in body.steps
+    ]
+    record = await service.submit_workflow(
+        steps, name=body.name, on_failure=body.on_failure, idempotency_key=body.idempotency_key
+    )
+    answer = record.to_api()
+    return _json(
+        {"workflow_id": record.id, "task_ids": {s["step"]: s["task_id"] for s in answer["steps"]}, **answer}
+    )
+
+
+@router.get("/api/workflows/{workflow_id}", summary="A workflow with its steps", tags=["workflows"])
+async def get_workflow(workflow_id: str, service: Service) -> Response:
+    return _json((await service.get_workflow(workflow_id)).to_api())
+
+
+@router.get("/api/workflows", summary="Workflows, newest first, paged", tags=["workflows"])
+async def list_workflows(
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=defaults.MAX_PAGE_SIZE)] = defaults.DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+) -> dict[str, Any]:
+    if cursor is not None and int(cursor) > defaults.MAX_CURSOR:
+        raise BadRequest(f"cursor: must be an integer from 0 to {defaults.MAX_CURSOR}")
+    page = await service.list_workflows(limit=limit, cursor=cursor)
+    return {"workflows": [w.to_api() for w in page.workflows], "next_cursor": page.next_cursor}
+
+
+@router.post(
+    "/api/workflows/{workflow_id}/redrive",
+    summary="Redrive a workflow's failed steps; the steps they failed wait again",
+    tags=["workflows"],
+)
+async def redrive_workflow(workflow_id: str, service: Service) -> Response:
+    return _json((await service.redrive_workflow(workflow_id)).to_api())
 
 
 @router.get(

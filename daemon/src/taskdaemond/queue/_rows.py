@@ -34,6 +34,9 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         progress,
         progress_message,
         tags,
+        workflow_id,
+        step,
+        on_dependency_failure,
     ) = row
     return TaskRecord(
         id=task_id,
@@ -59,6 +62,9 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         progress_message=progress_message,
         crashes=crashes,
         tags=json.loads(tags) if tags else {},
+        workflow_id=workflow_id,
+        step=step,
+        on_dependency_failure=on_dependency_failure or "fail",
     )
 
 

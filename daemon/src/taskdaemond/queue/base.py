@@ -13,12 +13,16 @@ from taskdaemond.config import DaemonSettings
 from taskdaemond.errors import DaemonError
 from taskdaemond.queue.models import (
     ClaimedTask,
+    DependentChanges,
     NewTask,
+    NewWorkflow,
     TaskEvent,
     TaskFilters,
     TaskPage,
     TaskRecord,
     Transition,
+    WorkflowPage,
+    WorkflowRecord,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import TaskStatus
@@ -71,6 +75,18 @@ class TaskQueue(abc.ABC):
         when another daemon adds tasks of a type or asks to cancel a task this one runs.
         Called before open(); a queue no other daemon uses may ignore it."""
 
+    #: Told, after the commit, which dependents a transaction released or ended.
+    _on_dependents: Callable[[DependentChanges], None] | None = None
+
+    def watch_dependents(self, on_dependents: Callable[[DependentChanges], None]) -> None:
+        """What to call once a commit released waiting tasks (their dependencies all completed:
+        a dispatcher should look for them) or ended them (a dependency failed for good)."""
+        self._on_dependents = on_dependents
+
+    def _dependents_changed(self, changes: DependentChanges) -> None:
+        if changes and self._on_dependents is not None:
+            self._on_dependents(changes)
+
     async def renew(self, task_ids: Sequence[str]) -> int:
         """Extend the leases of tasks this daemon holds; how many were still its own."""
         return len(task_ids)
@@ -108,7 +124,24 @@ class TaskQueue(abc.ABC):
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
         """Enqueue ``tasks`` in one transaction; for each, (task id, created). A task whose
         idempotency key belongs to a task that is not failed is not created: that task's id
-        is returned with created=False. Durable when it returns."""
+        is returned with created=False. Durable when it returns. A task with dependencies is
+        ``waiting`` until they all completed (``pending`` at once if they had); one of them that
+        failed for good fails or cancels it at once. Raises UnknownDependencies (nothing is
+        enqueued) when a dependency is not a task in the queue."""
+
+    @abc.abstractmethod
+    async def submit_workflow(self, workflow: NewWorkflow, now: float) -> tuple[str, bool]:
+        """Enqueue a workflow's record and every step in one transaction (steps in dependency
+        order, each naming its dependencies by task id); (workflow id, created). A workflow whose
+        idempotency key another holds is not created: that one's id, False."""
+
+    @abc.abstractmethod
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        """The workflow with its steps, or None."""
+
+    @abc.abstractmethod
+    async def list_workflows(self, limit: int, cursor: str | None) -> WorkflowPage:
+        """Workflows newest first, one page after ``cursor`` (step counts, no steps)."""
 
     @abc.abstractmethod
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
@@ -132,7 +165,9 @@ class TaskQueue(abc.ABC):
     async def record(
         self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
     ) -> None:
-        """Apply attempt outcomes and store events, all in one transaction."""
+        """Apply attempt outcomes and store events, all in one transaction, with what they do to
+        dependents: a completed task releases those whose dependencies have all completed, one
+        that ended otherwise fails or cancels its waiting dependents, transitively."""
 
     @abc.abstractmethod
     async def get(self, task_id: str) -> TaskRecord | None:
@@ -153,7 +188,8 @@ class TaskQueue(abc.ABC):
 
     @abc.abstractmethod
     async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:
-        """Cancel the task if it is pending; return its status before (None: no such task)."""
+        """Cancel the task if it is pending or waiting (and its dependents per their policy);
+        return its status before (None: no such task)."""
 
     @abc.abstractmethod
     async def delete(self, task_id: str) -> TaskStatus | None:
@@ -162,7 +198,9 @@ class TaskQueue(abc.ABC):
     @abc.abstractmethod
     async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
         """Give a failed or interrupted task a fresh run (attempts and budget start again);
-        return its status before (None: no such task). Other statuses are left alone."""
+        return its status before (None: no such task). Other statuses are left alone. A task
+        with dependencies waits for them again; the dependents its failure failed or cancelled
+        wait again (transitively), and run once it has completed."""
 
     @abc.abstractmethod
     async def counts(self) -> dict[str, int]:

@@ -10,17 +10,22 @@ from dataclasses import replace
 
 from taskdaemond.queue.base import TaskQueue
 from taskdaemond.queue.ids import new_task_id
+from taskdaemond.queue.memory_dependencies import Dependencies
 from taskdaemond.queue.models import (
     ClaimedTask,
+    DependentChanges,
     NewTask,
+    NewWorkflow,
     TaskEvent,
     TaskFilters,
     TaskPage,
     TaskRecord,
     Transition,
+    WorkflowPage,
+    WorkflowRecord,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
-from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, UNSUCCESSFUL_STATUSES, TaskStatus
 
 #: Heap entry: (order key..., generation, task id). A generation that no longer matches the
 #: task's marks an entry left behind by a cancel, delete or claim: it is skipped.
@@ -38,6 +43,7 @@ class MemoryQueue(TaskQueue):
         self._delayed: dict[str, list[tuple[float, int, str]]] = {}
         self._seq = 0
         self._schedules: dict[str, ScheduleState] = {}
+        self._deps = Dependencies(self._tasks, self._enqueue)
 
     async def open(self, *, recover: bool = True) -> int:
         return 0
@@ -65,7 +71,27 @@ class MemoryQueue(TaskQueue):
             )
 
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        self._deps.check_all(tasks)  # all or nothing
+        changes = DependentChanges()
+        answers = self._submit(tasks, now, changes)
+        self._dependents_changed(changes)
+        return answers
+
+    async def submit_workflow(self, workflow: NewWorkflow, now: float) -> tuple[str, bool]:
+        self._deps.check_all(workflow.steps)  # all or nothing
+        existing = self._deps.add_workflow(workflow, now)
+        if existing is not None:
+            return existing, False
+        changes = DependentChanges()
+        self._submit(workflow.steps, now, changes)
+        self._dependents_changed(changes)
+        return workflow.id, True
+
+    def _submit(
+        self, tasks: Sequence[NewTask], now: float, changes: DependentChanges
+    ) -> list[tuple[str, bool]]:
         answers: list[tuple[str, bool]] = []
+        waiting: list[str] = []
         for task in tasks:
             if task.idempotency_key is not None:
                 found = next(
@@ -81,9 +107,9 @@ class MemoryQueue(TaskQueue):
                     continue
             self._seq += 1
             record = TaskRecord(
-                id=new_task_id(),
+                id=task.task_id or new_task_id(),
                 task_type=task.task_type,
-                status=TaskStatus.PENDING,
+                status=TaskStatus.WAITING if task.dependencies else TaskStatus.PENDING,
                 data=json.loads(task.data_json),
                 priority=task.priority,
                 attempts=0,
@@ -94,10 +120,19 @@ class MemoryQueue(TaskQueue):
                 seq=self._seq,
                 idempotency_key=task.idempotency_key,
                 tags=json.loads(task.tags_json) if task.tags_json else {},
+                workflow_id=task.workflow_id,
+                step=task.step,
+                on_dependency_failure=task.on_dependency_failure,
+                depends_on=[],
             )
             self._tasks[record.id] = record
-            self._enqueue(record, now)
+            if task.dependencies:
+                self._deps.add(record, task)
+                waiting.append(record.id)
+            else:
+                self._enqueue(record, now)
             answers.append((record.id, True))
+        self._deps.settle(waiting, now, changes)
         return answers
 
     async def schedule_states(self) -> dict[str, ScheduleState]:
@@ -157,6 +192,7 @@ class MemoryQueue(TaskQueue):
                     record.priority,
                     record.seq,
                     json.dumps(record.tags, separators=(",", ":")) if record.tags else None,
+                    self._deps.message(record.id) if record.depends_on else None,
                 )
             )
         return claimed
@@ -201,10 +237,29 @@ class MemoryQueue(TaskQueue):
             record.updated_at = now
             if transition.status is TaskStatus.PENDING:
                 self._enqueue(record, now)
+        changes = DependentChanges()
+        self._deps.release([t.task_id for t in transitions if t.status is TaskStatus.COMPLETED], now, changes)
+        self._deps.cascade(
+            [t.task_id for t in transitions if t.status in UNSUCCESSFUL_STATUSES], now, changes
+        )
+        self._dependents_changed(changes)
 
     async def get(self, task_id: str) -> TaskRecord | None:
         record = self._tasks.get(task_id)
-        return replace(record, logs=list(record.logs), errors=list(record.errors)) if record else None
+        if record is None:
+            return None
+        return replace(
+            record,
+            logs=list(record.logs),
+            errors=list(record.errors),
+            depends_on=list(record.depends_on or []),
+        )
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        return self._deps.workflow(workflow_id)
+
+    async def list_workflows(self, limit: int, cursor: str | None) -> WorkflowPage:
+        return self._deps.list_workflows(limit, cursor)
 
     async def list(
         self,
@@ -229,7 +284,7 @@ class MemoryQueue(TaskQueue):
             and (error is None or error in (r.last_error or "").lower())
             and (f.tag is None or r.tags.get(f.tag[0]) == f.tag[1])
         ]
-        page = [replace(r, logs=[]) for r in matching[:limit]]
+        page = [replace(r, logs=[], depends_on=None) for r in matching[:limit]]
         next_cursor = str(page[-1].seq) if len(matching) > limit and page else None
         return TaskPage(page, next_cursor)
 
@@ -238,15 +293,26 @@ class MemoryQueue(TaskQueue):
         if record is None:
             return None
         before = record.status
-        if before is TaskStatus.PENDING:
+        if before in (TaskStatus.PENDING, TaskStatus.WAITING):
             record.status = TaskStatus.CANCELLED
             record.finished_at = record.updated_at = now
+            changes = DependentChanges()
+            self._deps.cascade([task_id], now, changes)
+            self._dependents_changed(changes)
         return before
 
     async def delete(self, task_id: str) -> TaskStatus | None:
-        record = self._tasks.pop(task_id, None)
+        record = self._tasks.get(task_id)
+        if record is None:
+            return None
+        changes = DependentChanges()
+        if record.status is not TaskStatus.COMPLETED:  # a completed one counts as met once gone
+            self._deps.cascade([task_id], time.time(), changes, verb="was deleted")
+        del self._tasks[task_id]
         self._generation.pop(task_id, None)
-        return record.status if record is not None else None
+        self._deps.forget(task_id)
+        self._dependents_changed(changes)
+        return record.status
 
     async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
         record = self._tasks.get(task_id)
@@ -260,7 +326,9 @@ class MemoryQueue(TaskQueue):
             record.finished_at = None
             record.result = None
             record.updated_at = now
-            self._enqueue(record, now)
+            if not record.depends_on:
+                self._enqueue(record, now)
+            self._dependents_changed(self._deps.after_redrive(record, now))
         return before
 
     async def counts(self) -> dict[str, int]:
@@ -276,6 +344,7 @@ class MemoryQueue(TaskQueue):
         for record in records:
             del self._tasks[record.id]
             self._generation.pop(record.id, None)
+            self._deps.forget(record.id)
             gone[record.status] = gone.get(record.status, 0) + 1
         return gone
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from taskdaemond.statuses import TaskStatus
+from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -29,6 +29,142 @@ class NewTask:
     idempotency_key: str | None = None
     #: Compact JSON of the task's tags (an object of strings), None when it has none.
     tags_json: str | None = None
+    #: The tasks this one waits for, as (key, task id): the key names the dependency in the task
+    #: message's ``dependencies`` (its step name in a workflow, else its id). Each must exist.
+    dependencies: tuple[tuple[str, str], ...] = ()
+    #: What a dependency failing for good does to this task: ``fail`` or ``cancel`` it.
+    on_dependency_failure: str = "fail"
+    #: Set for a workflow's steps: the id is chosen before the submit (steps name each other).
+    task_id: str | None = None
+    workflow_id: str | None = None
+    step: str | None = None
+
+
+@dataclass(slots=True)
+class DependentChanges:
+    """What a transaction did to dependents: ``released`` (id, task type) are now pending,
+    ``ended`` ids were failed or cancelled because a dependency failed for good."""
+
+    released: list[tuple[str, str]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.released or self.ended)
+
+
+@dataclass(frozen=True, slots=True)
+class NewWorkflow:
+    """A workflow's own record; its steps are NewTasks carrying its id, in dependency order."""
+
+    id: str
+    steps: tuple[NewTask, ...]
+    name: str | None = None
+    on_failure: str = "fail"
+    idempotency_key: str | None = None
+
+
+@dataclass
+class WorkflowStep:
+    """One step of a workflow as its record shows it."""
+
+    step: str
+    task_id: str
+    task_type: str
+    status: TaskStatus
+    depends_on: list[str]
+    attempts: int = 0
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    last_error: str | None = None
+    #: The dependency whose failure failed or cancelled this step, if that is how it ended.
+    failed_by: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        final = self.status.is_final and self.started_at is not None and self.finished_at is not None
+        return {
+            "step": self.step,
+            "task_id": self.task_id,
+            "task_type": self.task_type,
+            "status": self.status.value,
+            "depends_on": self.depends_on,
+            "attempts": self.attempts,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration": max(0.0, (self.finished_at or 0) - (self.started_at or 0)) if final else None,
+            "last_error": self.last_error,
+            "failed_by": self.failed_by,
+        }
+
+
+@dataclass
+class WorkflowRecord:
+    """A workflow: its own row, and its steps (None in a listing, which reads only counts)."""
+
+    id: str
+    name: str | None
+    on_failure: str
+    created_at: float
+    seq: int = 0
+    idempotency_key: str | None = None
+    #: How many of its steps are in each status.
+    counts: dict[str, int] = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
+    steps: list[WorkflowStep] | None = None
+
+    @property
+    def status(self) -> str:
+        """Derived from the steps: pending (none started), running, then once every step is
+        final completed (all completed), failed (one failed or was interrupted) or cancelled."""
+        total = sum(self.counts.values())
+        finished = sum(self.counts.get(s.value, 0) for s in FINAL_STATUSES)
+        if total and finished == total:
+            if self.counts.get(TaskStatus.COMPLETED.value, 0) == total:
+                return "completed"
+            failed = self.counts.get(TaskStatus.FAILED.value, 0) + self.counts.get(
+                TaskStatus.INTERRUPTED.value, 0
+            )
+            return "failed" if failed else "cancelled"
+        if self.started_at is not None or finished:
+            return "running"
+        return "pending"
+
+    def to_api(self) -> dict[str, Any]:
+        final = self.status in WORKFLOW_FINAL
+        answer: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "on_failure": self.on_failure,
+            "idempotency_key": self.idempotency_key,
+            "steps_total": sum(self.counts.values()),
+            "step_counts": {s.value: self.counts.get(s.value, 0) for s in TaskStatus},
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at) if final else None,
+            "duration": (
+                max(0.0, self.finished_at - self.started_at)
+                if final and self.started_at is not None and self.finished_at is not None
+                else None
+            ),
+        }
+        if self.steps is not None:
+            answer["steps"] = [step.to_api() for step in self.steps]
+        return answer
+
+
+#: A workflow's statuses (derived from its steps'), final ones last.
+WORKFLOW_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+WORKFLOW_FINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class WorkflowPage:
+    """One page of the workflow listing, newest first; ``next_cursor`` None on the last page."""
+
+    workflows: list[WorkflowRecord]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +179,8 @@ class ClaimedTask:
     priority: int
     seq: int
     tags_json: str | None = None
+    #: Compact JSON of the task message's ``dependencies`` object, None when it has none.
+    dependencies_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +257,12 @@ class TaskRecord:
     progress_message: str | None = None
     crashes: int = 0
     tags: dict[str, str] = field(default_factory=dict)
+    workflow_id: str | None = None
+    step: str | None = None
+    #: What a dependency failing for good does to this task (``fail`` or ``cancel``).
+    on_dependency_failure: str = "fail"
+    #: The ids of the tasks this one depends on (read by get(); None in a listing).
+    depends_on: list[str] | None = None
 
     @property
     def duration(self) -> float | None:
@@ -142,6 +286,10 @@ class TaskRecord:
             "crashes": self.crashes,
             "idempotency_key": self.idempotency_key,
             "tags": self.tags,
+            "workflow_id": self.workflow_id,
+            "step": self.step,
+            **({} if self.depends_on is None else {"depends_on": self.depends_on}),
+            "on_dependency_failure": self.on_dependency_failure,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
             "started_at": iso(self.started_at),

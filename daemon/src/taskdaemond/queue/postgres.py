@@ -27,6 +27,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from taskdaemond import __version__, defaults
+from taskdaemond.dependencies import InvalidWorkflow
 from taskdaemond.queue import postgres_sql as sql
 from taskdaemond.queue import retention_sql, schedule_state
 from taskdaemond.queue._migrations import load
@@ -36,11 +37,14 @@ from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
     NewTask,
+    NewWorkflow,
     TaskEvent,
     TaskFilters,
     TaskPage,
     TaskRecord,
     Transition,
+    WorkflowPage,
+    WorkflowRecord,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
@@ -87,6 +91,9 @@ def check_url(url: str) -> None:
     for port in str(params.get("port") or "5432").split(","):
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"port {port!r} is not a port number")
+
+
+NO_DEPENDENCIES_YET = "depends_on and workflows are not available on the postgres queue yet"
 
 
 class PostgresQueue(TaskQueue):
@@ -310,7 +317,19 @@ class PostgresQueue(TaskQueue):
 
     # -- writes ----------------------------------------------------------------------
 
+    async def submit_workflow(self, workflow: NewWorkflow, now: float) -> tuple[str, bool]:
+        raise InvalidWorkflow(NO_DEPENDENCIES_YET)
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        return None
+
+    async def list_workflows(self, limit: int, cursor: str | None) -> WorkflowPage:
+        return WorkflowPage([], None)
+
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+        if any(task.dependencies for task in tasks):
+            raise InvalidWorkflow(NO_DEPENDENCIES_YET)
+
         # Not retried: a commit whose answer was lost would insert the tasks twice.
         async def work(conn: Connection) -> list[tuple[str, bool]]:
             answers = await self._submit(conn, tasks, now)

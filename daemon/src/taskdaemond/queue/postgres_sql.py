@@ -169,7 +169,7 @@ RETURNING t.id, t.task_type
 TASK_COLUMNS = """
 seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
 created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors::text, crashes,
-progress, progress_message, tags::text
+progress, progress_message, tags::text, workflow_id, step, on_dependency_failure
 """
 
 #: A task whose tags hold {key}: {value}.

@@ -32,6 +32,10 @@ RETURNING id, status
 #: The events of pruned tasks, by task id (a JSON array).
 SQLITE_DELETE_EVENTS = "DELETE FROM events WHERE task_id IN (SELECT value FROM json_each(?))"
 
+#: The dependency edges of pruned tasks, by task id (a JSON array). Edges to a pruned task stay:
+#: its dependents were released when it completed (a missing dependency counts as completed).
+SQLITE_DELETE_EDGES = "DELETE FROM task_dependencies WHERE task_id IN (SELECT value FROM json_each(?))"
+
 SQLITE_COUNT_PRUNABLE = "SELECT count(*) FROM tasks WHERE status = ? AND finished_at < ?"
 
 SQLITE_COUNT_FINISHED = f"SELECT count(*) FROM tasks WHERE status IN {FINAL} AND finished_at IS NOT NULL"

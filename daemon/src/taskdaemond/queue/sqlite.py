@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from taskdaemond import defaults
 from taskdaemond.queue import schedule_state
+from taskdaemond.queue import sqlite_dependencies as deps
 from taskdaemond.queue import sqlite_retention as retention
 from taskdaemond.queue import sqlite_sql as sql
 from taskdaemond.queue._migrations import load
@@ -26,15 +27,19 @@ from taskdaemond.queue.base import Storage, TaskQueue, claim_order_key
 from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
+    DependentChanges,
     NewTask,
+    NewWorkflow,
     TaskEvent,
     TaskFilters,
     TaskPage,
     TaskRecord,
     Transition,
+    WorkflowPage,
+    WorkflowRecord,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
-from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, UNSUCCESSFUL_STATUSES, TaskStatus
 
 T = TypeVar("T")
 
@@ -140,12 +145,39 @@ class SqliteQueue(TaskQueue):
     # -- writes ----------------------------------------------------------------------
 
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
-        return await self._call(self._transaction, lambda db: self._submit(db, tasks, now))
+        changes = DependentChanges()
+
+        def work(db: sqlite3.Connection) -> list[tuple[str, bool]]:
+            return self._submit(db, tasks, now, changes)
+
+        answers: list[tuple[str, bool]] = await self._call(self._transaction, work)
+        self._dependents_changed(changes)
+        return answers
+
+    async def submit_workflow(self, workflow: NewWorkflow, now: float) -> tuple[str, bool]:
+        changes = DependentChanges()
+
+        def work(db: sqlite3.Connection) -> tuple[str, bool]:
+            existing = deps.insert_workflow(db, workflow, now)
+            if existing is not None:
+                return existing, False
+            self._submit(db, workflow.steps, now, changes)
+            return workflow.id, True
+
+        answer: tuple[str, bool] = await self._call(self._transaction, work)
+        self._dependents_changed(changes)
+        return answer
 
     @staticmethod
-    def _submit(db: sqlite3.Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+    def _submit(
+        db: sqlite3.Connection,
+        tasks: Sequence[NewTask],
+        now: float,
+        changes: DependentChanges | None = None,
+    ) -> list[tuple[str, bool]]:
         answers: list[tuple[str, bool]] = []
         rows: list[tuple[Any, ...]] = []
+        waiting: list[str] = []
         for task in tasks:
             if task.idempotency_key is not None:
                 if rows:  # earlier tasks of this batch may hold the key
@@ -155,7 +187,14 @@ class SqliteQueue(TaskQueue):
                 if found is not None:
                     answers.append((found[0], False))
                     continue
-            task_id = new_task_id()
+            task_id = task.task_id or new_task_id()
+            if task.dependencies or task.workflow_id is not None:
+                if rows:  # dependencies may be earlier tasks of this batch
+                    db.executemany(sql.INSERT_TASK, rows)
+                    rows = []
+                waiting += deps.insert_task(db, task_id, task, now)
+                answers.append((task_id, True))
+                continue
             rows.append(
                 (
                     task_id,
@@ -173,6 +212,9 @@ class SqliteQueue(TaskQueue):
             answers.append((task_id, True))
         if rows:
             db.executemany(sql.INSERT_TASK, rows)
+        # Dependencies that completed, or failed for good, before the submit: settled now.
+        if waiting:
+            deps.settle(db, waiting, now, changes if changes is not None else DependentChanges())
         return answers
 
     async def schedule_states(self) -> dict[str, ScheduleState]:
@@ -212,7 +254,14 @@ class SqliteQueue(TaskQueue):
 
     def _claim(self, db: sqlite3.Connection, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         rows = db.execute(self._claim_sql, {"task_type": task_type, "limit": limit, "now": now}).fetchall()
-        claimed = [ClaimedTask(*row) for row in rows]
+        with_dependencies = [row[0] for row in rows if row[8]]
+        found = deps.message_dependencies(db, with_dependencies) if with_dependencies else {}
+        claimed = [
+            ClaimedTask(
+                task_id, claimed_type, data, attempt, max_retries, priority, seq, tags, found.get(task_id)
+            )
+            for task_id, claimed_type, data, attempt, max_retries, priority, seq, tags, _ in rows
+        ]
         # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
         claimed.sort(key=self._claim_key)
         return claimed
@@ -220,10 +269,14 @@ class SqliteQueue(TaskQueue):
     async def submit_and_claim(
         self, tasks: Sequence[NewTask], now: float, task_type: str, limit: int
     ) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
-        def work(db: sqlite3.Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
-            return self._submit(db, tasks, now), self._claim(db, task_type, limit, now)
+        changes = DependentChanges()
 
-        return await self._call(self._transaction, work)
+        def work(db: sqlite3.Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
+            return self._submit(db, tasks, now, changes), self._claim(db, task_type, limit, now)
+
+        answer: tuple[list[tuple[str, bool]], list[ClaimedTask]] = await self._call(self._transaction, work)
+        self._dependents_changed(changes)
+        return answer
 
     async def release(self, task_ids: Sequence[str]) -> None:
         if not task_ids:
@@ -236,12 +289,15 @@ class SqliteQueue(TaskQueue):
     async def record(
         self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
     ) -> None:
-        await self._call(self._transaction, lambda db: self._record(db, transitions, events, now))
+        def work(db: sqlite3.Connection) -> DependentChanges:
+            return self._record(db, transitions, events, now)
+
+        self._dependents_changed(await self._call(self._transaction, work))
 
     @staticmethod
     def _record(
         db: sqlite3.Connection, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
-    ) -> None:
+    ) -> DependentChanges:
         if events:
             db.executemany(
                 sql.INSERT_EVENT,
@@ -286,41 +342,77 @@ class SqliteQueue(TaskQueue):
                     for t in others
                 ],
             )
+        return SqliteQueue._dependents(db, transitions, now)
+
+    @staticmethod
+    def _dependents(
+        db: sqlite3.Connection, transitions: Sequence[Transition], now: float
+    ) -> DependentChanges:
+        """In the transaction that records the outcomes: completed tasks release their dependents,
+        tasks that ended otherwise end theirs. (A transition that did not apply, its task no
+        longer processing, finds its dependents already settled.)"""
+        changes = DependentChanges()
+        completed = [t.task_id for t in transitions if t.status is TaskStatus.COMPLETED]
+        if completed:
+            deps.release(db, completed, now, changes)
+        ended = [t.task_id for t in transitions if t.status in UNSUCCESSFUL_STATUSES]
+        if ended:
+            deps.cascade(db, ended, now, changes)
+        return changes
 
     async def cancel_pending(self, task_id: str, now: float) -> TaskStatus | None:
+        changes = DependentChanges()
+
         def work(db: sqlite3.Connection) -> TaskStatus | None:
             row = db.execute(sql.GET_STATUS, (task_id,)).fetchone()
             if row is None:
                 return None
             status = TaskStatus(row[0])
-            if status is TaskStatus.PENDING:
+            if status in sql.CANCELLABLE_NOW:
                 db.execute(sql.CANCEL, (now, now, task_id))
+                deps.cascade(db, [task_id], now, changes)
             return status
 
-        return await self._call(self._transaction, work)
+        before: TaskStatus | None = await self._call(self._transaction, work)
+        self._dependents_changed(changes)
+        return before
 
     async def delete(self, task_id: str) -> TaskStatus | None:
+        changes = DependentChanges()
+
         def work(db: sqlite3.Connection) -> TaskStatus | None:
             row = db.execute(sql.GET_STATUS, (task_id,)).fetchone()
             if row is None:
                 return None
+            if row[0] != TaskStatus.COMPLETED.value:  # a completed one counts as met once gone
+                deps.cascade(db, [task_id], now, changes, verb="was deleted")
             db.execute(sql.DELETE_TASK, (task_id,))
             db.execute(sql.DELETE_EVENTS, (task_id,))
+            deps.delete_edges(db, [task_id])
             return TaskStatus(row[0])
 
-        return await self._call(self._transaction, work)
+        now = time.time()
+        before: TaskStatus | None = await self._call(self._transaction, work)
+        self._dependents_changed(changes)
+        return before
 
     async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
+        changes = DependentChanges()
+
         def work(db: sqlite3.Connection) -> TaskStatus | None:
+            nonlocal changes
             row = db.execute(sql.GET_STATUS, (task_id,)).fetchone()
             if row is None:
                 return None
             status = TaskStatus(row[0])
             if status in REDRIVABLE_STATUSES:
-                db.execute(sql.REDRIVE, (now, now, task_id))
+                (dependencies,) = db.execute(sql.REDRIVE, (now, now, task_id)).fetchone()
+                changes = deps.after_redrive(db, task_id, bool(dependencies), now)
             return status
 
-        return await self._call(self._transaction, work)
+        before: TaskStatus | None = await self._call(self._transaction, work)
+        self._dependents_changed(changes)
+        return before
 
     # -- reads -----------------------------------------------------------------------
 
@@ -332,7 +424,15 @@ class SqliteQueue(TaskQueue):
         if row is None:
             return None
         events = [json.loads(body) for (body,) in self.db.execute(sql.GET_EVENTS, (task_id,))]
-        return row_to_record(row, events)
+        record = row_to_record(row, events)
+        record.depends_on = deps.depends_on(self.db, task_id)
+        return record
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        return await self._call(lambda: deps.get_workflow(self.db, workflow_id))
+
+    async def list_workflows(self, limit: int, cursor: str | None) -> WorkflowPage:
+        return await self._call(lambda: deps.list_workflows(self.db, limit, cursor))
 
     async def list(
         self,

@@ -44,6 +44,7 @@ def _deleted(db: sqlite3.Connection, rows: Iterable[tuple[str, str]]) -> dict[Ta
         counts[TaskStatus(status)] += 1
     if ids:
         db.execute(sql.SQLITE_DELETE_EVENTS, (json.dumps(ids),))
+        db.execute(sql.SQLITE_DELETE_EDGES, (json.dumps(ids),))
     return dict(counts)
 
 

@@ -52,7 +52,7 @@ WHERE seq IN (
     ORDER BY {{order}}
     LIMIT :limit
 )
-RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq, tags
+RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq, tags, dependencies
 """
 
 RELEASE = f"""
@@ -88,7 +88,7 @@ UPDATE_PROGRESS = "UPDATE tasks SET progress = ?, progress_message = ? WHERE id 
 TASK_COLUMNS = """
 seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
 created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors, crashes,
-progress, progress_message, tags
+progress, progress_message, tags, workflow_id, step, on_dependency_failure
 """
 
 #: A task whose tags hold {key}: {value} (json_each reads the tags object).
@@ -104,14 +104,19 @@ GET_STATUS = "SELECT status FROM tasks WHERE id = ?"
 
 CANCEL = f"UPDATE tasks SET status = {_CANCELLED}, finished_at = ?, updated_at = ? WHERE id = ?"
 
+#: Statuses a cancel ends at once (a running task is stopped by its daemon instead).
+CANCELLABLE_NOW = frozenset({TaskStatus.PENDING, TaskStatus.WAITING})
+
 DELETE_TASK = "DELETE FROM tasks WHERE id = ?"
 
 DELETE_EVENTS = "DELETE FROM events WHERE task_id = ?"
 
 REDRIVE = f"""
 UPDATE tasks
-SET status = {_PENDING}, attempts = 0, run_at = ?, finished_at = NULL, result = NULL, updated_at = ?
+SET status = {_PENDING}, attempts = 0, run_at = ?, finished_at = NULL, result = NULL, updated_at = ?,
+    failed_by = NULL
 WHERE id = ?
+RETURNING dependencies
 """
 
 COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"

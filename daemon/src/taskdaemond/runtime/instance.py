@@ -216,6 +216,7 @@ class HandlerInstance:
         on_event: EventCallback,
         *,
         tags_json: str | None = None,
+        dependencies_json: str | None = None,
     ) -> Outcome:
         """Run one attempt of a task and return how it ended. Never raises for handler faults."""
         process = self._process
@@ -235,7 +236,16 @@ class HandlerInstance:
         try:
             try:
                 if not sent:
-                    process.stdin.write(task_line(task_id, self._type_json, data_json, attempt, tags_json))
+                    process.stdin.write(
+                        task_line(
+                            task_id,
+                            self._type_json,
+                            data_json,
+                            attempt,
+                            tags_json,
+                            dependencies_json=dependencies_json,
+                        )
+                    )
                 await process.stdin.drain()
             except (BrokenPipeError, ConnectionResetError):
                 pass
@@ -264,7 +274,14 @@ class HandlerInstance:
         self._signal(signal.SIGTERM)
         asyncio.get_running_loop().call_later(defaults.HANDLER_TERM_GRACE, self._signal, signal.SIGKILL)
 
-    def send_ahead(self, task_id: str, data_json: str, attempt: int, tags_json: str | None = None) -> None:
+    def send_ahead(
+        self,
+        task_id: str,
+        data_json: str,
+        attempt: int,
+        tags_json: str | None = None,
+        dependencies_json: str | None = None,
+    ) -> None:
         """Write the next task line now (the previous task is answered), so the handler starts
         on it while the daemon records the previous outcome; run() for it then only reads."""
         process = self._process
@@ -272,7 +289,11 @@ class HandlerInstance:
         assert process.stdin is not None
         if process.stdin.is_closing():
             return  # run() will find the broken pipe and report it
-        process.stdin.write(task_line(task_id, self._type_json, data_json, attempt, tags_json))
+        process.stdin.write(
+            task_line(
+                task_id, self._type_json, data_json, attempt, tags_json, dependencies_json=dependencies_json
+            )
+        )
         self._sent_ahead = task_id
 
     async def _read_answer(
