@@ -26,6 +26,7 @@ SCHEMA_DEFAULTS: dict[str, Any] = {
     "handler.handler_selection": defaults.DEFAULT_HANDLER_SELECTION,
     "handler.requeue_on_interrupt": defaults.DEFAULT_REQUEUE_ON_INTERRUPT,
     "handler.stderr_tail_bytes": defaults.DEFAULT_STDERR_TAIL_BYTES,
+    "handler.prefetch": defaults.DEFAULT_PREFETCH,
     "backoff.initial": defaults.DEFAULT_BACKOFF_INITIAL,
     "backoff.multiplier": defaults.DEFAULT_BACKOFF_MULTIPLIER,
     "backoff.max": defaults.DEFAULT_BACKOFF_MAX,
@@ -135,6 +136,13 @@ def test_the_readme_handler_table_shows_the_defaults() -> None:
         f"max={defaults.DEFAULT_BACKOFF_MAX:g}, jitter={defaults.DEFAULT_BACKOFF_JITTER:g}}}"
     )
     assert first_code(rows["backoff"][0]) == backoff
+    assert rows["prefetch"][0] == str(defaults.DEFAULT_PREFETCH)
+    assert f"1 to {defaults.MAX_PREFETCH}" in rows["prefetch"][1]
+
+
+def test_the_schema_bounds_prefetch_by_max_prefetch() -> None:
+    handler = json.loads(SCHEMA.read_text())["$defs"]["handler"]["properties"]["prefetch"]
+    assert (handler["minimum"], handler["maximum"]) == (1, defaults.MAX_PREFETCH)
 
 
 def test_the_cli_help_names_the_defaults() -> None:

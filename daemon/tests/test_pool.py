@@ -21,6 +21,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.outcomes: list[tuple[str, Outcome]] = []
+        self.returned_ids: list[str] = []
         self.changed = asyncio.Event()
 
     def next_task(self, task_type: str) -> ClaimedTask | None:
@@ -35,6 +36,10 @@ class Recorder:
 
     def freed(self, task_type: str) -> None:
         pass
+
+    def returned(self, task_type: str, tasks: list[ClaimedTask]) -> None:
+        self.returned_ids.extend(task.id for task in tasks)
+        self.changed.set()
 
     async def wait_for(self, count: int, timeout: float = 20) -> None:
         async with asyncio.timeout(timeout):
@@ -113,6 +118,29 @@ def test_dispatch_refuses_when_every_instance_is_busy() -> None:
         return first, second
 
     assert with_pool(behave(instances=1), scenario) == (True, False)
+
+
+def test_prefetch_lets_each_instance_take_that_many_tasks_written_ahead() -> None:
+    async def scenario(pool: HandlerPool, recorder: Recorder) -> tuple[list[bool], list[str], int]:
+        taken = [pool.dispatch(task(n, '{"sleep": 0.3}')) for n in range(7)]
+        held = pool.running_task_ids()
+        await recorder.wait_for(6)
+        return taken, held, pool.room
+
+    taken, held, room = with_pool(behave(instances=2, prefetch=3), scenario)
+    assert taken == [True] * 6 + [False]
+    assert sorted(held) == [f"t{n}" for n in range(6)]  # written ahead: held, so leases cover them
+    assert room == 6
+
+
+def test_prefetch_1_writes_nothing_ahead() -> None:
+    async def scenario(pool: HandlerPool, recorder: Recorder) -> tuple[list[bool], int]:
+        taken = [pool.dispatch(task(n, '{"sleep": 0.3}')) for n in range(3)]
+        room = pool.room
+        await recorder.wait_for(2)
+        return taken, room
+
+    assert with_pool(behave(instances=2), scenario) == ([True, True, False], 0)
 
 
 def test_crashed_instance_is_replaced_and_the_pool_says_so() -> None:

@@ -80,6 +80,7 @@ class HandlerConfig:
     requeue_on_interrupt: bool = defaults.DEFAULT_REQUEUE_ON_INTERRUPT
     max_tasks_per_instance: int | None = None
     stderr_tail_bytes: int = defaults.DEFAULT_STDERR_TAIL_BYTES
+    prefetch: int = defaults.DEFAULT_PREFETCH
 
 
 @dataclass(frozen=True)
@@ -494,6 +495,7 @@ def _handler_config(
         requeue_on_interrupt=table.get("requeue_on_interrupt", defaults.DEFAULT_REQUEUE_ON_INTERRUPT),
         max_tasks_per_instance=table.get("max_tasks_per_instance"),
         stderr_tail_bytes=table.get("stderr_tail_bytes", defaults.DEFAULT_STDERR_TAIL_BYTES),
+        prefetch=table.get("prefetch", defaults.DEFAULT_PREFETCH),
     )
 
 

@@ -40,6 +40,12 @@ DEFAULT_INSTANCES = 2
 DEFAULT_HANDLER_SELECTION = "round-robin"
 #: At shutdown, a task still running goes back to pending (True) or ends interrupted (False).
 DEFAULT_REQUEUE_ON_INTERRUPT = True
+#: Tasks an instance holds written to its stdin at once (the task in hand and those behind it);
+#: 1 writes the next task only once the previous result has arrived. Per handler: prefetch.
+DEFAULT_PREFETCH = 1
+#: Largest prefetch: tasks written ahead wait behind the one in hand, out of every other
+#: instance's reach, so a deeper pipe only adds waiting (the protocol's config schema says 256).
+MAX_PREFETCH = 256
 
 #: Priority of a task submitted without one; 0 is lowest, 100 highest.
 DEFAULT_PRIORITY = 50

@@ -97,6 +97,7 @@ class Dispatcher:
         }
         self.pools = {task_type: state.pool for task_type, state in self._types.items()}
         self._loops: list[asyncio.Task[None]] = []
+        self._releases: set[asyncio.Task[None]] = set()  # returned tasks on their way to pending
         self._stopping = False
         self._queue_down = False
 
@@ -222,6 +223,22 @@ class Dispatcher:
             for state in self._types.values():
                 state.changed.set()
 
+    def returned(self, task_type: str, tasks: list[ClaimedTask]) -> None:
+        """Tasks written behind one in hand never started: pending again with the attempt they
+        were claimed with uncounted and no error, as if never claimed (protocol section 10.2)."""
+        release = asyncio.create_task(self._release(task_type, [task.id for task in tasks]))
+        self._releases.add(release)
+        release.add_done_callback(self._releases.discard)
+
+    async def _release(self, task_type: str, task_ids: list[str]) -> None:
+        try:
+            await self._queue.release(task_ids)
+        except QueueUnavailable as exc:  # a shared queue: the leases lapse and others take them
+            log.warning("could not return %d unstarted tasks to pending: %s", len(task_ids), exc)
+        except Exception:  # they are recovered at the next start
+            log.exception("could not return %d unstarted tasks to pending", len(task_ids))
+        self.notify(task_type)
+
     # -- the claim loop of one task type ----------------------------------------------------
 
     def _busy(self) -> int:
@@ -232,16 +249,13 @@ class Dispatcher:
         return float("inf") if workers is None else workers
 
     def _limit(self, state: _TypeState) -> int:
-        return claim_limit(state.rate, state.pool.idle_count, self._settings.batch_size)
+        # room: a task per idle instance, and per task an instance can take written ahead (prefetch)
+        return claim_limit(state.rate, state.pool.room, self._settings.batch_size)
 
     def _start_buffered(self, state: _TypeState) -> None:
-        """Hand buffered tasks to idle instances, within the worker bound."""
-        while (
-            state.buffer
-            and state.pool.idle_count
-            and not self._stopping
-            and self._busy() < self._worker_bound()
-        ):
+        """Hand buffered tasks to instances with room (idle ones first, then, with prefetch,
+        behind the task in hand), within the worker bound."""
+        while state.buffer and state.pool.room and not self._stopping and self._busy() < self._worker_bound():
             state.pool.dispatch(state.buffer.popleft())
             state.taken += 1
 
@@ -272,7 +286,7 @@ class Dispatcher:
                 state.rate = 0.0
                 if not state.changed.is_set():  # else a submit during the claim brought tasks it did not see
                     state.due = max(state.due, now + defaults.QUEUE_POLL_INTERVAL)
-            if state.buffer or not pool.idle_count:
+            if state.buffer or not pool.room:
                 timeout = defaults.QUEUE_POLL_INTERVAL  # a freed instance or a low buffer wakes us sooner
             else:
                 timeout = max(0.001, state.due - time.time())  # or a notify
@@ -309,6 +323,7 @@ class Dispatcher:
         return waiting
 
     def running_count(self) -> int:
+        """Tasks written to handlers and not answered: in hand or behind."""
         return sum(len(pool.running_task_ids()) for pool in self.pools.values())
 
     async def wait_idle(self, grace: float) -> None:
@@ -317,6 +332,11 @@ class Dispatcher:
         for pool in self.pools.values():
             await pool.wait_idle(max(0.0, deadline - time.monotonic()))
 
-    async def stop_pools(self) -> None:
-        """Stop every handler; a task still running ends as interrupted."""
+    async def stop_pools(self) -> int:
+        """Stop every handler: a task in hand ends as interrupted, the tasks written behind it go
+        back to pending. How many went back."""
+        in_hand = sum(pool.in_hand_count() for pool in self.pools.values())
+        held = self.running_count()
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
+        await asyncio.gather(*self._releases, return_exceptions=True)
+        return held - in_hand

@@ -125,9 +125,11 @@ class Scheduler:
         # 2. Tasks in flight may finish within the grace period.
         in_flight = self.dispatcher.running_count()
         await self.dispatcher.wait_idle(grace)
-        interrupted = self.dispatcher.running_count()
-        # 3. Stop every handler: what still runs is interrupted (requeued or `interrupted`).
-        await self.dispatcher.stop_pools()
+        still_held = self.dispatcher.running_count()
+        # 3. Stop every handler: a task in hand is interrupted (requeued or `interrupted`); the
+        # tasks written behind it never started and go back to pending, as if never claimed.
+        returned = await self.dispatcher.stop_pools()
+        interrupted = still_held - returned
         # 4. Commit every outcome, stop pruning, then close the queue.
         await self._writer.close()
         await self.pruner.stop()
@@ -136,12 +138,12 @@ class Scheduler:
         await self._queue.close()
         log.info(
             "stopped: %d tasks returned unstarted, %d finished in the grace period, %d interrupted",
-            len(waiting),
-            in_flight - interrupted,
+            len(waiting) + returned,
+            in_flight - still_held,
             interrupted,
         )
         return {
-            "released": len(waiting),
-            "finished": in_flight - interrupted,
+            "released": len(waiting) + returned,
+            "finished": in_flight - still_held,
             TaskStatus.INTERRUPTED.value: interrupted,
         }

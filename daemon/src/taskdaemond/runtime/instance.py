@@ -1,4 +1,4 @@
-"""One running handler: start it, feed it one task at a time, read its answer, stop it.
+"""One running handler: start it, write its task lines, read each answer in turn, stop it.
 
 Reads stdout with no practical line limit (asyncio's default 64 KiB limit is raised) and
 stderr in chunks, keeping only a bounded tail of it; runs each handler in its own session so
@@ -116,7 +116,10 @@ class HandlerInstance:
         self._released = False
         self._abort_reason: str | None = None
         self._type_json = json.dumps(task_type)
-        self._sent_ahead: str | None = None  # id of a task line already written by send_ahead()
+        #: Task lines written by write_task() and not yet run, oldest first: (task id, loop time
+        #: written). The handler reads them in order; run() for each then only reads the answer.
+        self._written: deque[tuple[str, float]] = deque()
+        self._answered_at = 0.0  # loop time the last result line was read
         self._timed_out: str | None = None  # why the attempt in hand was stopped at its timeout
 
     @property
@@ -218,24 +221,28 @@ class HandlerInstance:
         tags_json: str | None = None,
         dependencies_json: str | None = None,
     ) -> Outcome:
-        """Run one attempt of a task and return how it ended. Never raises for handler faults."""
+        """Run one attempt of a task and return how it ended. Never raises for handler faults.
+
+        When write_task() wrote the task's line already, only reads the answer. Its timeout
+        clock starts when the handler can start it: when the previous result arrived, or when
+        the line was written if that came later (protocol section 10.2)."""
         process = self._process
         assert process is not None
         assert process.stdin is not None
         assert process.stdout is not None
         self.current_task_id = task_id
-        self._abort_reason = None
-        sent, self._sent_ahead = self._sent_ahead == task_id, None
+        loop = asyncio.get_running_loop()
+        written_at = self._take_written(task_id)
         # A plain timer rather than asyncio.timeout(): it is set and cancelled for every task,
         # and the cancellation machinery showed in the profile. On expiry it stops the handler;
         # the read then ends and reports the timeout.
         self._timed_out = None
-        loop = asyncio.get_running_loop()
-        timer = loop.call_at(loop.time() + timeout, self._time_out, task_id, timeout)
+        started = loop.time() if written_at is None else max(written_at, self._answered_at)
+        timer = loop.call_at(started + timeout, self._time_out, task_id, timeout)
         outcome: Outcome | None = None  # None: stdout closed (or stdin broke) before an answer
         try:
             try:
-                if not sent:
+                if written_at is None:
                     process.stdin.write(
                         task_line(
                             task_id,
@@ -246,7 +253,9 @@ class HandlerInstance:
                             dependencies_json=dependencies_json,
                         )
                     )
-                await process.stdin.drain()
+                    await process.stdin.drain()
+                # A line written ahead is not drained here: the handler reads it only after
+                # answering the task in hand, whose answer must be read meanwhile.
             except (BrokenPipeError, ConnectionResetError):
                 pass
             else:
@@ -274,7 +283,7 @@ class HandlerInstance:
         self._signal(signal.SIGTERM)
         asyncio.get_running_loop().call_later(defaults.HANDLER_TERM_GRACE, self._signal, signal.SIGKILL)
 
-    def send_ahead(
+    def write_task(
         self,
         task_id: str,
         data_json: str,
@@ -282,19 +291,32 @@ class HandlerInstance:
         tags_json: str | None = None,
         dependencies_json: str | None = None,
     ) -> None:
-        """Write the next task line now (the previous task is answered), so the handler starts
-        on it while the daemon records the previous outcome; run() for it then only reads."""
+        """Write a task line now, behind those already written: the handler reads it once it
+        has answered them (or at once when it has nothing in hand). run() for it only reads."""
         process = self._process
         assert process is not None
         assert process.stdin is not None
+        self._written.append((task_id, asyncio.get_running_loop().time()))
         if process.stdin.is_closing():
-            return  # run() will find the broken pipe and report it
+            return  # the handler is gone: the run of the task in hand reports it
         process.stdin.write(
             task_line(
                 task_id, self._type_json, data_json, attempt, tags_json, dependencies_json=dependencies_json
             )
         )
-        self._sent_ahead = task_id
+
+    def _take_written(self, task_id: str) -> float | None:
+        """When ``task_id``'s line was written by write_task() (loop time), or None if it was
+        not: it must be the oldest line written and not yet run."""
+        if not self._written:
+            return None
+        written_id, written_at = self._written[0]
+        if written_id != task_id:
+            raise RuntimeError(
+                f"task {task_id} run out of the order its line was written in ({written_id} first)"
+            )
+        self._written.popleft()
+        return written_at
 
     async def _read_answer(
         self, task_id: str, stdout: asyncio.StreamReader, on_event: EventCallback
@@ -307,6 +329,7 @@ class HandlerInstance:
             if line is None:
                 continue
             if isinstance(line, ResultLine):
+                self._answered_at = asyncio.get_running_loop().time()
                 return self._answer(task_id, line.message)
             if isinstance(line, EventLine):
                 if line.message.get("task_id") != task_id:
@@ -319,6 +342,7 @@ class HandlerInstance:
                     continue
                 on_event(line.message)
             elif isinstance(line, InvalidResultLine):
+                self._answered_at = asyncio.get_running_loop().time()
                 self.tasks_answered += 1
                 return outcomes.ProtocolViolation(f"ProtocolError: {line.problem} (line: {line.text})")
             elif isinstance(line, SkippedLine):
