@@ -4,11 +4,16 @@ the stored progress."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from taskdaemond.schedule_timing import run_key
 from tests.helpers import handler_table, serving, wait_until
 
 SECOND: dict[str, Any] = {
@@ -72,8 +77,13 @@ def test_a_restarted_daemon_goes_on_from_the_stored_progress(tmp_path: Path) -> 
         entries = {e["name"]: e for e in client.get("/api/schedules").json()["schedules"]}
         assert entries["paused"]["next_due"] is None and entries["paused"]["runs"] == 0
         assert not scheduled_tasks(client, "paused")
-        keys = [t["idempotency_key"] for t in scheduled_tasks(client, "beat")]
-        assert len(keys) == len(set(keys))
+    # Both daemons stopped: the file holds every run, each once, and the state counts them.
+    with sqlite3.connect(tmp_path / "queue.db") as db:
+        keys = [
+            row[0]
+            for row in db.execute("SELECT idempotency_key FROM tasks WHERE idempotency_key IS NOT NULL")
+        ]
+    assert len(keys) == len(set(keys)) and all(key.startswith("schedule:beat:") for key in keys)
     runs, last_task_id, _ = state_row(tmp_path / "queue.db", "beat")
     assert runs == len(keys) and last_task_id is not None
 
@@ -85,3 +95,30 @@ def state_row(path: Path, name: str) -> tuple[int, str | None, float]:
         ).fetchone()
     assert row is not None, f"no state row for {name}"
     return int(row[0]), row[1], float(row[2])
+
+
+@pytest.mark.parametrize("catch_up", [True, False])
+def test_a_restart_after_missed_runs_runs_the_latest_once_or_skips_it(tmp_path: Path, catch_up: bool) -> None:
+    every = 2
+    handlers = {"echo": handler_table("behave", instances=1)}
+    schedules = {"beat": {"task_type": "echo", "every": f"{every}s", "catch_up": catch_up}}
+    with serving(tmp_path, handlers, schedules=schedules) as daemon, daemon.client() as client:
+        wait_until(lambda: scheduled_tasks(client, "beat"), timeout=30, what="a first run")
+    _, _, stopped_at = state_row(tmp_path / "queue.db", "beat")
+    # No daemon up for three due times: the first two are surely older than the latest missed one.
+    wait_until(lambda: time.time() > stopped_at + 3 * every + 1, timeout=30, what="three due times")
+    with serving(tmp_path, handlers, schedules=schedules) as daemon, daemon.client() as client:
+        wait_until(lambda: MISSED_LINE.search(daemon.log()), timeout=30, what="the missed run handled")
+        keys = {t["idempotency_key"] for t in scheduled_tasks(client, "beat")}
+        log = daemon.log()
+    [(due, verdict)] = MISSED_LINE.findall(log)
+    assert datetime.fromisoformat(due.replace("Z", "+00:00")).timestamp() >= stopped_at + 3 * every
+    assert verdict == ("enqueued now (catch_up)" if catch_up else "skipped (catch_up = false)")
+    assert (f"schedule:beat:{due}" in keys) == catch_up
+    for older in (stopped_at + every, stopped_at + 2 * every):  # never one run per missed tick
+        assert run_key("beat", older) not in keys
+
+
+MISSED_LINE = re.compile(
+    r"schedule beat: the run due at (\S+) was missed; (enqueued now \(catch_up\)|skipped \(catch_up = false\))"
+)

@@ -86,7 +86,7 @@ def listing_entry(
 ) -> dict[str, Any]:
     """A schedule as GET /api/schedules, the CLI and the dashboard show it."""
     timing = schedule.timing
-    last = state if state is not None and state.last_run_due is not None else None
+    last_run_due = state.last_run_due if state is not None else None
     return {
         "name": schedule.name,
         "task_type": schedule.task_type,
@@ -96,10 +96,8 @@ def listing_entry(
         "catch_up": schedule.catch_up,
         "enabled": schedule.enabled,
         "next_due": due_iso(next_due(schedule, state, now)) if schedule.enabled else None,
-        "last_due": due_iso(last.last_run_due)
-        if last is not None and last.last_run_due is not None
-        else None,
-        "last_task_id": last.last_task_id if last is not None else None,
+        "last_due": due_iso(last_run_due) if last_run_due is not None else None,
+        "last_task_id": state.last_task_id if state is not None else None,
         "last_task_status": last_status,
         "runs": state.runs if state is not None else 0,
         "updated_at": iso(state.updated_at) if state is not None else None,
