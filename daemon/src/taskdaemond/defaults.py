@@ -109,6 +109,9 @@ GROUP_COMMIT_WINDOW = 0.002
 WAIT_RECHECK = 1.0
 #: Milliseconds a SQLite statement waits for a lock held by another connection.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Seconds between checkpoints of the SQLite WAL (after writes only), run beside the writer
+#: on the reader's connection: no commit waits for one.
+SQLITE_CHECKPOINT_INTERVAL = 0.25
 
 #: Lease renewals (and reaper passes) per lease period on a shared queue: a renewal can be
 #: late by up to three quarters of the lease before another daemon reclaims the task.

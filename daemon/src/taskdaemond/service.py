@@ -306,6 +306,7 @@ class TaskService:
         the caller knows the task is not final yet, so the first read waits for a wake-up."""
         deadline = time.monotonic() + timeout
         skip_read = not read_first
+        first = True
         while True:
             # The waiter is in place before the read: a commit landing while the read is in
             # flight still wakes it (else it would sleep out WAIT_RECHECK: a p99 of a second).
@@ -314,11 +315,23 @@ class TaskService:
             try:
                 remaining = deadline - time.monotonic()
                 if not skip_read:
-                    record = await self.get(task_id)
+                    # The first look reads the task only if it is final: a task just submitted
+                    # is not, and reading its whole record (data up to 64 MiB) would be for
+                    # nothing. After a wake the task is most likely final: read it whole.
+                    if first:
+                        found = await self._queue.get_if_final(task_id)
+                        if found is None:
+                            raise TaskNotFound(task_id)
+                        record = found if isinstance(found, TaskRecord) else None
+                    else:
+                        record = await self.get(task_id)
                     remaining = deadline - time.monotonic()
-                    if record.status.is_final or remaining <= 0:
+                    if record is None and remaining <= 0:
+                        record = await self.get(task_id)
+                    if record is not None and (record.status.is_final or remaining <= 0):
                         return record
                 skip_read = False
+                first = False
                 # Bounded wait: wakes on commit, or re-reads at least every WAIT_RECHECK seconds
                 # (a task whose final status came from elsewhere, e.g. another daemon).
                 with contextlib.suppress(TimeoutError):

@@ -125,5 +125,31 @@ def test_a_file_at_version_4_with_tasks_gains_dependencies_and_workflows(tmp_pat
         return queue.applied_migrations, before.status.value, claimed.id
 
     applied, status, claimed = asyncio.run(main())
-    assert applied == ["0005_workflows"]
+    assert applied == ["0005_workflows", "0006_payloads"]
     assert (status, claimed) == ("waiting", "old-1")
+
+
+def test_commits_leave_the_wal_checkpoint_to_a_pass_beside_the_writer(tmp_path: Path) -> None:
+    """No commit copies the WAL into the file itself: the queue's own pass does, soon after."""
+    path = tmp_path / "q.db"
+    data = '{"blob":"' + "x" * (4 << 20) + '"}'
+
+    async def main() -> tuple[int, int]:
+        queue = SqliteQueue(path)
+        await queue.open()
+        try:
+            autocheckpoint = await queue._call(
+                lambda: queue.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            )
+            await queue.submit([NewTask("echo", data, 50, 3)], time.time())
+            for _ in range(200):  # bounded: the pass runs every SQLITE_CHECKPOINT_INTERVAL
+                if path.stat().st_size > len(data):
+                    break
+                await asyncio.sleep(0.05)
+            return autocheckpoint, path.stat().st_size
+        finally:
+            await queue.close()
+
+    autocheckpoint, file_size = asyncio.run(main())
+    assert autocheckpoint == 0
+    assert file_size > len(data)  # the task's data reached the database file while the daemon ran

@@ -77,7 +77,7 @@ async def submit(
         return _json({"task_id": task_id})
     task_id, record = await service.submit_and_wait(_new_task(service, body), wait)
     if record.status.is_final:  # task_id too: clients of the plain submit read that name
-        return _json({"task_id": task_id, **record.to_api()})
+        return Response(record.to_api_json(task_id=task_id), media_type="application/json")
     answer = jsonfast.dumps_bytes({"task_id": task_id, "status": record.status.value})
     return Response(answer, status_code=202, media_type="application/json")
 
@@ -163,7 +163,7 @@ async def get_task(
     wait: Annotated[float | None, Query(ge=0, le=defaults.MAX_LONG_POLL, allow_inf_nan=False)] = None,
 ) -> Response:
     record = await (service.wait_final(task_id, wait) if wait else service.get(task_id))
-    return _json(record.to_api())
+    return Response(record.to_api_json(), media_type="application/json")
 
 
 @router.get("/api/tasks", summary="Tasks, newest first, filtered and paged", tags=["tasks"])

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from taskdaemond.queue.models import TaskFilters, TaskPage, TaskRecord
+from taskdaemond.queue.models import JsonText, TaskFilters, TaskPage, TaskRecord
 from taskdaemond.statuses import TaskStatus
 
 
@@ -42,7 +42,7 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         id=task_id,
         task_type=task_type,
         status=TaskStatus(status),
-        data=json.loads(data),
+        data=JsonText(data),
         priority=priority,
         attempts=attempts,
         max_retries=max_retries,
@@ -53,7 +53,7 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         idempotency_key=key,
         started_at=started_at,
         finished_at=finished_at,
-        result=json.loads(result) if result is not None else None,
+        result=JsonText(result) if result is not None else None,
         metadata=json.loads(metadata) if metadata is not None else None,
         last_error=last_error,
         errors=json.loads(errors),

@@ -173,6 +173,12 @@ class TaskQueue(abc.ABC):
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task with its errors and logs, or None."""
 
+    async def get_if_final(self, task_id: str) -> TaskRecord | TaskStatus | None:
+        """The task if it is final, else its status alone (None: no such task). A wait looks
+        with it first: the whole record of a task still running (its data may be 64 MiB)
+        would be read for nothing."""
+        return await self.get(task_id)
+
     @abc.abstractmethod
     async def list(
         self,

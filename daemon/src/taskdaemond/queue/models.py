@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from taskdaemond import jsonfast
 from taskdaemond.statuses import FINAL_STATUSES, TaskStatus
 
 
@@ -273,13 +276,29 @@ class TaskRecord:
 
     def to_api(self) -> dict[str, Any]:
         """The JSON the HTTP API answers with (TaskDaemon's fields first)."""
+        return self._api(self.data, self.result)
+
+    def to_api_json(self, **first: Any) -> bytes:
+        """``to_api()`` encoded, after the fields ``first``; data and result still as the queue
+        stored them (JsonText) go in as they are: no parse and re-encode of up to 64 MiB each."""
+        body = {**first, **self._api(self._stored("data"), self._stored("result"))}
+        try:
+            return orjson.dumps(body)
+        except TypeError:  # e.g. an integer beyond 64 bits: the stdlib encodes it
+            return jsonfast.dumps_bytes({**first, **self.to_api()})
+
+    def _stored(self, name: str) -> Any:
+        value = self.__dict__[f"_{name}"]
+        return orjson.Fragment(value.text) if type(value) is JsonText else value
+
+    def _api(self, data: Any, result: Any) -> dict[str, Any]:
         return {
             "id": self.id,
             "task_type": self.task_type,
             "status": self.status.value,
-            "result": self.result,
+            "result": result,
             "last_error": self.last_error,
-            "data": self.data,
+            "data": data,
             "priority": self.priority,
             "attempts": self.attempts,
             "max_retries": self.max_retries,
@@ -305,6 +324,42 @@ class TaskRecord:
                 else {"progress": self.progress, "message": self.progress_message}
             ),
         }
+
+
+class JsonText:
+    """A task's data or result as the queue stored it (compact JSON text), not parsed yet."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _ParsedOnRead:
+    """A field of TaskRecord that may be given JsonText: parsed at its first read, then kept.
+
+    The SQL queues hand out records with data and result as JsonText: a record read to answer
+    GET /api/tasks/{id} goes out with the stored text as it is (``to_api_json``), so a large
+    task is not parsed and encoded again on its way out; any other reader sees plain values.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, record: Any, owner: Any = None) -> Any:
+        if record is None:
+            return self
+        value = record.__dict__[self.slot]
+        if type(value) is JsonText:
+            value = record.__dict__[self.slot] = jsonfast.loads(value.text)
+        return value
+
+    def __set__(self, record: Any, value: Any) -> None:
+        record.__dict__[self.slot] = value
+
+
+for _name in ("data", "result"):
+    setattr(TaskRecord, _name, _ParsedOnRead(_name))
 
 
 @dataclass(frozen=True, slots=True)

@@ -453,9 +453,15 @@ class PostgresQueue(TaskQueue):
         self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
     ) -> None:
         # The everyday group, completions only, is one statement: no transaction needed.
+        # A transition that carries a result outside COMPLETE is two statements (the result's
+        # row, then the task's): those need the transaction.
         single = not events and (
             all(self._completes(t) for t in transitions)
-            or (len(transitions) == 1 and not self._completes(transitions[0]))
+            or (
+                len(transitions) == 1
+                and not self._completes(transitions[0])
+                and transitions[0].result_json is None
+            )
         )
         await self._run(lambda conn: self._record(conn, transitions, events, now), transaction=not single)
 
@@ -496,14 +502,20 @@ class PostgresQueue(TaskQueue):
                 },
             )
         if others:
+            results = [
+                {"result": t.result_json, "id": t.task_id, "daemon": self.daemon_id}
+                for t in others
+                if t.result_json is not None
+            ]
             async with conn.cursor() as cursor:
+                if results:
+                    await cursor.executemany(sql.SAVE_RESULT, results)
                 await cursor.executemany(
                     sql.APPLY_TRANSITION,
                     [
                         {
                             "id": t.task_id,
                             "status": t.status.value,
-                            "result": t.result_json,
                             "metadata": t.metadata_json,
                             "run_at": t.run_at,
                             "error_text": t.error.error if t.error is not None else None,
@@ -592,6 +604,7 @@ class PostgresQueue(TaskQueue):
             if found is None:
                 return None
             if found[0] in REDRIVABLE_STATUSES:
+                await conn.execute(sql.DROP_RESULT, {"id": task_id})
                 await conn.execute(sql.REDRIVE, {"id": task_id, "now": now})
                 await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, [found[2]]))
                 await self._announce(conn, [task_id])
@@ -610,6 +623,14 @@ class PostgresQueue(TaskQueue):
             return row_to_record(row, [json.loads(body) for (body,) in bodies])
 
         return await self._run(work)
+
+    async def get_if_final(self, task_id: str) -> TaskRecord | TaskStatus | None:
+        async def work(conn: Connection) -> TaskStatus | None:
+            row = await (await conn.execute(sql.GET_STATUS, (task_id,))).fetchone()
+            return None if row is None else TaskStatus(row[0])
+
+        status = await self._run(work, transaction=False)
+        return await self.get(task_id) if status is not None and status.is_final else status
 
     async def list(
         self,

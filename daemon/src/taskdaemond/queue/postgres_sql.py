@@ -56,16 +56,27 @@ FIND_BY_IDEMPOTENCY_KEY = f"""
 SELECT id FROM tasks WHERE idempotency_key = %s AND status <> {_FAILED} ORDER BY seq LIMIT 1
 """
 
+#: Tasks, and their data in a table of its own (migration 0006), in one statement.
 INSERT_TASKS = f"""
-INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key,
-                   created_at, updated_at, tags)
-SELECT v.id, v.task_type, v.data, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s,
-       v.tags::jsonb
-FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[], %(retries)s::int[],
-            %(run_ats)s::float8[], %(keys)s::text[], %(tags)s::text[]) WITH ORDINALITY
-     AS v(id, task_type, data, priority, max_retries, run_at, key, tags, ord)
-ORDER BY v.ord
+WITH v AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[],
+                         %(retries)s::int[], %(run_ats)s::float8[], %(keys)s::text[], %(tags)s::text[])
+         WITH ORDINALITY AS v(id, task_type, data, priority, max_retries, run_at, key, tags, ord)
+), inserted AS (
+    INSERT INTO tasks (id, task_type, status, priority, max_retries, run_at, idempotency_key,
+                       created_at, updated_at, tags)
+    SELECT v.id, v.task_type, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s,
+           v.tags::jsonb
+    FROM v
+    ORDER BY v.ord
+    RETURNING seq, id
+)
+INSERT INTO task_data (seq, data) SELECT inserted.seq, v.data FROM inserted JOIN v ON v.id = inserted.id
 """
+
+#: A task's data and result, as a column of a statement on tasks (aliased ``t`` or not).
+DATA_OF_TASK = "(SELECT data FROM task_data WHERE task_data.seq = {table}.seq)"
+RESULT_OF_TASK = "(SELECT result FROM task_results WHERE task_results.seq = {table}.seq)"
 
 NOTIFY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
 
@@ -86,7 +97,8 @@ SET status = {_PROCESSING}, attempts = t.attempts + 1, started_at = %(now)s, upd
     claimed_by = %(daemon)s, lease_expires_at = {DB_NOW} + %(lease)s
 FROM picked
 WHERE t.seq = picked.seq
-RETURNING t.id, t.task_type, t.data, t.attempts - 1, t.max_retries, t.priority, t.seq, t.tags::text
+RETURNING t.id, t.task_type, {DATA_OF_TASK.format(table="t")}, t.attempts - 1, t.max_retries, t.priority,
+          t.seq, t.tags::text
 """
 
 RELEASE = f"""
@@ -100,23 +112,35 @@ WHERE id = ANY(%(ids)s) AND status = {_PROCESSING} AND claimed_by = %(daemon)s
 #: another daemon reclaimed it, a late outcome from the first is dropped. The completed ids are
 #: announced on CHANGES_CHANNEL by the same statement (no round trip of its own).
 COMPLETE = f"""
-WITH done AS (
+WITH v AS (
+    SELECT * FROM unnest(%(seqs)s::bigint[], %(results)s::text[], %(metadatas)s::text[])
+         AS v(seq, result, metadata)
+), done AS (
 UPDATE tasks AS t
-SET status = {_COMPLETED}, result = v.result, metadata = COALESCE(v.metadata, t.metadata),
+SET status = {_COMPLETED}, metadata = COALESCE(v.metadata, t.metadata),
     finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
-FROM unnest(%(seqs)s::bigint[], %(results)s::text[], %(metadatas)s::text[]) AS v(seq, result, metadata)
+FROM v
 WHERE t.seq = v.seq AND t.status = {_PROCESSING} AND t.claimed_by = %(daemon)s
-RETURNING t.id
+RETURNING t.id, t.seq
+), saved AS (
+INSERT INTO task_results (seq, result) SELECT done.seq, v.result FROM done JOIN v ON v.seq = done.seq
+ON CONFLICT (seq) DO UPDATE SET result = EXCLUDED.result
 )
 SELECT pg_notify('{CHANGES_CHANNEL}', %(daemon)s || ' ' || string_agg(id, ' '))
 FROM (SELECT id, (row_number() OVER ()) / {defaults.CHANGES_PER_NOTIFY} AS chunk FROM done) AS numbered
 GROUP BY chunk
 """
 
+#: The result of a task this daemon still runs, placed before the transition that ends it.
+SAVE_RESULT = f"""
+INSERT INTO task_results (seq, result)
+SELECT seq, %(result)s FROM tasks WHERE id = %(id)s AND status = {_PROCESSING} AND claimed_by = %(daemon)s
+ON CONFLICT (seq) DO UPDATE SET result = EXCLUDED.result
+"""
+
 APPLY_TRANSITION = f"""
 UPDATE tasks
 SET status = %(status)s,
-    result = COALESCE(%(result)s, result),
     metadata = COALESCE(%(metadata)s, metadata),
     run_at = COALESCE(%(run_at)s, run_at),
     last_error = COALESCE(%(error_text)s, last_error),
@@ -166,10 +190,11 @@ WHERE t.seq = expired.seq
 RETURNING t.id, t.task_type
 """
 
-TASK_COLUMNS = """
-seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
-created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors::text, crashes,
-progress, progress_message, tags::text, workflow_id, step, on_dependency_failure
+TASK_COLUMNS = f"""
+seq, id, task_type, {DATA_OF_TASK.format(table="tasks")}, status, priority, attempts, max_retries, run_at,
+idempotency_key, created_at, updated_at, started_at, finished_at, {RESULT_OF_TASK.format(table="tasks")},
+metadata, last_error, errors::text, crashes, progress, progress_message, tags::text, workflow_id, step,
+on_dependency_failure
 """
 
 #: A task whose tags hold {key}: {value}.
@@ -178,6 +203,8 @@ TAG_MATCH = "tags @> jsonb_build_object({key}::text, {value}::text)"
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
 
 GET_EVENTS = "SELECT body FROM events WHERE task_id = %s ORDER BY n"
+
+GET_STATUS = "SELECT status FROM tasks WHERE id = %s"
 
 #: The row is locked for the rest of the transaction, so the status read is the one acted on.
 GET_STATUS_FOR_UPDATE = "SELECT status, claimed_by, task_type FROM tasks WHERE id = %s FOR UPDATE"
@@ -194,10 +221,12 @@ DELETE_EVENTS = "DELETE FROM events WHERE task_id = %s"
 
 REDRIVE = f"""
 UPDATE tasks
-SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, result = NULL,
-    updated_at = %(now)s
+SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, updated_at = %(now)s
 WHERE id = %(id)s
 """
+
+#: A redriven task runs again from its data: the result of an earlier run goes.
+DROP_RESULT = "DELETE FROM task_results WHERE seq = (SELECT seq FROM tasks WHERE id = %(id)s)"
 
 COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 

@@ -35,12 +35,11 @@ def insert_task(db: sqlite3.Connection, task_id: str, task: NewTask, now: float)
         if missing:
             raise UnknownDependencies(missing)
     status = TaskStatus.WAITING if task.dependencies else TaskStatus.PENDING
-    db.execute(
+    [(seq,)] = db.execute(
         sql.INSERT_TASK,
         (
             task_id,
             task.task_type,
-            task.data_json,
             status.value,
             task.priority,
             task.max_retries,
@@ -54,7 +53,8 @@ def insert_task(db: sqlite3.Connection, task_id: str, task: NewTask, now: float)
             task.on_dependency_failure,
             len(task.dependencies),
         ),
-    )
+    ).fetchall()
+    db.execute(sql.INSERT_DATA, (seq, task.data_json))
     db.executemany(
         sql.INSERT_EDGE, [(task_id, dep_id, key, found[dep_id]) for key, dep_id in task.dependencies]
     )

@@ -10,10 +10,14 @@ _CANCELLED = sql_literal(TaskStatus.CANCELLED)
 _UNSUCCESSFUL = "(" + ", ".join(sql_literal(s) for s in sorted(UNSUCCESSFUL_STATUSES)) + ")"
 
 INSERT_TASK = """
-INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at, idempotency_key,
+INSERT INTO tasks (id, task_type, status, priority, max_retries, run_at, idempotency_key,
                    created_at, updated_at, tags, workflow_id, step, on_dependency_failure, dependencies)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING seq
 """
+
+#: The task's data, in its own table (migration 0006).
+INSERT_DATA = "INSERT INTO task_data (seq, data) VALUES (?, ?)"
 
 FIND_TASKS = "SELECT id, task_type FROM tasks WHERE id IN (SELECT value FROM json_each(?))"
 
@@ -71,8 +75,8 @@ RETURNING id
 
 #: The message's dependencies of claimed tasks (?1: their ids as a JSON array).
 MESSAGE_DEPENDENCIES = """
-SELECT d.task_id, d.key, d.depends_on, d.depends_on_type, t.result
-FROM task_dependencies d LEFT JOIN tasks t ON t.id = d.depends_on
+SELECT d.task_id, d.key, d.depends_on, d.depends_on_type, r.result
+FROM task_dependencies d LEFT JOIN tasks t ON t.id = d.depends_on LEFT JOIN task_results r ON r.seq = t.seq
 WHERE d.task_id IN (SELECT value FROM json_each(?))
 """
 

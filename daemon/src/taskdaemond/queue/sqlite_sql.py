@@ -30,11 +30,22 @@ FIND_BY_IDEMPOTENCY_KEY = f"""
 SELECT id FROM tasks WHERE idempotency_key = ? AND status != {_FAILED} ORDER BY seq LIMIT 1
 """
 
+#: The seq the next task gets (seq is the rowid: SQLite gives max + 1 too). Submits set it
+#: themselves, so that a batch's data rows are inserted with one executemany of their own.
+NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM tasks"
+
 INSERT_TASK = f"""
-INSERT INTO tasks (id, task_type, data, status, priority, max_retries, run_at,
+INSERT INTO tasks (seq, id, task_type, status, priority, max_retries, run_at,
                    idempotency_key, created_at, updated_at, tags)
 VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?)
 """
+
+#: A task's data, in its own table (migration 0006): updates of the task never rewrite it.
+INSERT_DATA = "INSERT INTO task_data (seq, data) VALUES (?, ?)"
+
+#: A task's data and result, as a column of a statement on tasks.
+DATA_OF_TASK = "(SELECT data FROM task_data WHERE task_data.seq = tasks.seq)"
+RESULT_OF_TASK = "(SELECT result FROM task_results WHERE task_results.seq = tasks.seq)"
 
 #: ORDER BY of a claim for each task selection.
 CLAIM_ORDER = {
@@ -52,7 +63,7 @@ WHERE seq IN (
     ORDER BY {{order}}
     LIMIT :limit
 )
-RETURNING id, task_type, data, attempts - 1, max_retries, priority, seq, tags, dependencies
+RETURNING id, task_type, {DATA_OF_TASK}, attempts - 1, max_retries, priority, seq, tags, dependencies
 """
 
 RELEASE = f"""
@@ -60,10 +71,20 @@ UPDATE tasks SET status = {_PENDING}, attempts = attempts - 1, updated_at = ?
 WHERE id = ? AND status = {_PROCESSING}
 """
 
+#: The result of a task that is still processing (placed before the transition that ends it,
+#: which the same guard lets through): a task deleted or cancelled meanwhile gets none.
+SAVE_RESULT = f"""
+INSERT OR REPLACE INTO task_results (seq, result)
+SELECT seq, :result FROM tasks WHERE seq = :seq AND status = {_PROCESSING}
+"""
+SAVE_RESULT_BY_ID = f"""
+INSERT OR REPLACE INTO task_results (seq, result)
+SELECT seq, :result FROM tasks WHERE id = :id AND status = {_PROCESSING}
+"""
+
 APPLY_TRANSITION = f"""
 UPDATE tasks
 SET status = :status,
-    result = COALESCE(:result, result),
     metadata = COALESCE(:metadata, metadata),
     run_at = COALESCE(:run_at, run_at),
     last_error = COALESCE(:error_text, last_error),
@@ -74,20 +95,20 @@ SET status = :status,
 WHERE id = :id AND status = {_PROCESSING}
 """
 
-#: The everyday transition, kept simple: it runs once per completed task.
+#: The everyday transition, kept simple: it runs once per completed task (after SAVE_RESULT).
 COMPLETE = f"""
 UPDATE tasks
-SET status = {_COMPLETED}, result = ?, metadata = COALESCE(?, metadata), finished_at = ?, updated_at = ?
-WHERE seq = ? AND status = {_PROCESSING}
+SET status = {_COMPLETED}, metadata = COALESCE(:metadata, metadata), finished_at = :now, updated_at = :now
+WHERE seq = :seq AND status = {_PROCESSING}
 """
 
 INSERT_EVENT = "INSERT INTO events (task_id, at, body) VALUES (?, ?, ?)"
 
 UPDATE_PROGRESS = "UPDATE tasks SET progress = ?, progress_message = ? WHERE id = ?"
 
-TASK_COLUMNS = """
-seq, id, task_type, data, status, priority, attempts, max_retries, run_at, idempotency_key,
-created_at, updated_at, started_at, finished_at, result, metadata, last_error, errors, crashes,
+TASK_COLUMNS = f"""
+seq, id, task_type, {DATA_OF_TASK}, status, priority, attempts, max_retries, run_at, idempotency_key,
+created_at, updated_at, started_at, finished_at, {RESULT_OF_TASK}, metadata, last_error, errors, crashes,
 progress, progress_message, tags, workflow_id, step, on_dependency_failure
 """
 
@@ -113,11 +134,13 @@ DELETE_EVENTS = "DELETE FROM events WHERE task_id = ?"
 
 REDRIVE = f"""
 UPDATE tasks
-SET status = {_PENDING}, attempts = 0, run_at = ?, finished_at = NULL, result = NULL, updated_at = ?,
-    failed_by = NULL
+SET status = {_PENDING}, attempts = 0, run_at = ?, finished_at = NULL, updated_at = ?, failed_by = NULL
 WHERE id = ?
 RETURNING dependencies
 """
+
+#: A redriven task runs again from its data: the result of an earlier run goes.
+DROP_RESULT = "DELETE FROM task_results WHERE seq = (SELECT seq FROM tasks WHERE id = ?)"
 
 COUNT_BY_STATUS = "SELECT status, count(*) FROM tasks GROUP BY status"
 
