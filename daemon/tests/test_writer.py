@@ -117,3 +117,32 @@ def test_an_outcome_is_committed_at_once_when_no_other_task_is_running(
 
     ids, committed = asyncio.run(main())
     assert committed == [[task_id] for task_id in ids]  # each committed alone, before the next came
+
+
+def test_records_of_waited_tasks_are_read_with_the_commit_and_handed_over_first(tmp_path: Path) -> None:
+    """SQLite reads them on its thread right after the commit: the waiters need no read of their own."""
+
+    async def main() -> tuple[list[str], list[str]]:
+        queue = SqliteQueue(tmp_path / "q.db")
+        await queue.open()
+        seen: list[str] = []
+        [(waited, _), (other, _)] = await queue.submit([new_task(), new_task()], time.time())
+        writer = GroupWriter(
+            queue,
+            lambda ts: seen.extend(f"committed {t.task_id}" for t in ts),
+            waited=lambda ts: [t.task_id for t in ts if t.task_id == waited],
+            on_records=lambda records: seen.extend(
+                f"record {r.id} {r.status.value} {r.result}" for r in records
+            ),
+        )
+        writer.start()
+        await queue.claim("echo", 2, time.time())
+        writer.add(completed(waited))
+        writer.add(completed(other))
+        await writer.flush()
+        await writer.close()
+        await queue.close()
+        return seen, [waited, other]
+
+    seen, (waited, other) = asyncio.run(main())
+    assert seen == [f"record {waited} completed ok", f"committed {waited}", f"committed {other}"]

@@ -19,7 +19,7 @@ from taskdaemond.dispatch import Dispatcher
 from taskdaemond.leases import LeaseKeeper
 from taskdaemond.metrics import DaemonMetrics
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
-from taskdaemond.queue.models import TaskEvent, Transition
+from taskdaemond.queue.models import TaskEvent, TaskRecord, Transition
 from taskdaemond.retention import Pruner, RetentionPolicy
 from taskdaemond.schedule_runner import ScheduleRunner
 from taskdaemond.service import TaskService
@@ -39,8 +39,16 @@ class Scheduler:
         self.daemon_id = uuid.uuid4().hex[:8]
         self._queue = queue
         self.metrics = metrics
-        # The writer waits for more outcomes to join a group only while tasks are running.
-        self._writer = GroupWriter(queue, self._committed, self._events_committed, in_flight=self._running)
+        # The writer waits for more outcomes to join a group only while tasks are running, and
+        # the records of tasks that clients wait for are read with the commit.
+        self._writer = GroupWriter(
+            queue,
+            self._committed,
+            self._events_committed,
+            in_flight=self._running,
+            waited=self._waited,
+            on_records=self._records_committed,
+        )
         self.dispatcher = Dispatcher(
             config.daemon,
             config.handlers,
@@ -78,6 +86,12 @@ class Scheduler:
 
     def _running(self) -> int:
         return self.dispatcher.running_count()
+
+    def _waited(self, transitions: Sequence[Transition]) -> Sequence[str]:
+        return self.service.waited(transitions)
+
+    def _records_committed(self, records: Sequence[TaskRecord]) -> None:
+        self.service.records_committed(records)
 
     def _committed(self, transitions: Sequence[Transition]) -> None:
         self.metrics.count(transitions)

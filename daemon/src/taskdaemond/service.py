@@ -81,7 +81,9 @@ class TaskService:
         self.started_at = time.time()
         #: Tasks found running at start (left by a stopped daemon) and run again.
         self.recovered = 0
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: Futures of the clients waiting for a task to be final: set to its final record when
+        #: the writer read it right after the commit, else to None (the waiter reads it).
+        self._waiters: dict[str, list[asyncio.Future[TaskRecord | None]]] = {}
         #: Which tasks changed, for the live streams (GET /api/events, the dashboard).
         self.news = TaskNews()
         #: The last hour, minute by minute, for the dashboard's chart.
@@ -310,7 +312,7 @@ class TaskService:
         while True:
             # The waiter is in place before the read: a commit landing while the read is in
             # flight still wakes it (else it would sleep out WAIT_RECHECK: a p99 of a second).
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future: asyncio.Future[TaskRecord | None] = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(task_id, []).append(future)
             try:
                 remaining = deadline - time.monotonic()
@@ -335,13 +337,27 @@ class TaskService:
                 # Bounded wait: wakes on commit, or re-reads at least every WAIT_RECHECK seconds
                 # (a task whose final status came from elsewhere, e.g. another daemon).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(future, min(remaining, defaults.WAIT_RECHECK))
+                    committed = await asyncio.wait_for(future, min(remaining, defaults.WAIT_RECHECK))
+                    if committed is not None and committed.status.is_final:
+                        return committed  # read right after its commit: no read of our own
             finally:
                 waiters = self._waiters.get(task_id)
                 if waiters is not None and future in waiters:
                     waiters.remove(future)
                     if not waiters:
                         del self._waiters[task_id]
+
+    def waited(self, transitions: Sequence[Transition]) -> Sequence[str]:
+        """The tasks among ``transitions`` that end and that clients wait for."""
+        return [t.task_id for t in transitions if t.status.is_final and t.task_id in self._waiters]
+
+    def records_committed(self, records: Sequence[TaskRecord]) -> None:
+        """Final records read right after their commit: handed to their waiters as they are."""
+        for record in records:
+            if record.status.is_final:
+                for future in self._waiters.pop(record.id, []):
+                    if not future.done():
+                        future.set_result(record)
 
     def committed(self, transitions: Sequence[Transition]) -> None:
         """Transitions are durable: wake whoever waits for a task that is now final."""

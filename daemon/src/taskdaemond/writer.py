@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from taskdaemond import defaults
 from taskdaemond.queue.base import TaskQueue
-from taskdaemond.queue.models import TaskEvent, Transition
+from taskdaemond.queue.models import TaskEvent, TaskRecord, Transition
 
 log = logging.getLogger("taskdaemond.writer")
 
@@ -29,12 +29,19 @@ class GroupWriter:
         queue: TaskQueue,
         on_committed: Callable[[Sequence[Transition]], None],
         on_events: Callable[[Sequence[TaskEvent]], None] | None = None,
+        *,
         in_flight: Callable[[], int] | None = None,
+        waited: Callable[[Sequence[Transition]], Sequence[str]] | None = None,
+        on_records: Callable[[Sequence[TaskRecord]], None] | None = None,
     ) -> None:
         """``in_flight``: how many tasks are running now, whose outcomes may join the next group
-        (none: commit at once, never wait out the window)."""
+        (none: commit at once, never wait out the window). ``waited``: the ids among a group's
+        transitions that clients wait for; the queue reads their records right after the commit
+        where that is cheap, and they go to ``on_records`` before ``on_committed`` is called."""
         self._queue = queue
         self._in_flight = in_flight
+        self._waited = waited
+        self._on_records = on_records
         self._on_committed = on_committed
         self._on_events = on_events
         self._transitions: list[Transition] = []
@@ -76,8 +83,13 @@ class GroupWriter:
                 continue
             transitions, self._transitions = self._transitions, []
             events, self._events = self._events, []
+            wanted = self._waited(transitions) if self._waited is not None else ()
+            records: Sequence[TaskRecord] = ()
             try:
-                await self._queue.record(transitions, events, time.time())
+                if wanted:
+                    records = await self._queue.record_and_get(transitions, events, time.time(), wanted)
+                else:
+                    await self._queue.record(transitions, events, time.time())
                 last_commit = time.monotonic()
             except Exception:
                 # Nothing is lost: the tasks stay "processing" and run again, at the next start (SQLite)
@@ -90,6 +102,8 @@ class GroupWriter:
                 continue
             finally:
                 self._wake.set()  # look again: more may have arrived meanwhile
+            if records and self._on_records is not None:
+                self._on_records(records)
             self._on_committed(transitions)
             if events and self._on_events is not None:
                 self._on_events(events)

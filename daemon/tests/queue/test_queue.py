@@ -84,6 +84,23 @@ def test_submit_and_claim_enqueues_then_claims_in_queue_order(make_queue: QueueF
     run(make_queue("fifo"), scenario)
 
 
+def test_record_and_get_commits_then_reads_the_asked_records_or_leaves_them_to_the_caller(
+    make_queue: QueueFactory,
+) -> None:
+    async def scenario(q: TaskQueue) -> None:
+        [(task_id, _)] = await q.submit([new()], NOW)
+        [claimed] = await q.claim("echo", 1, NOW)
+        done = Transition(
+            task_id, TaskStatus.COMPLETED, result_json='"ok"', task_type="echo", seq=claimed.seq
+        )
+        records = await q.record_and_get([done], [], NOW, [task_id])
+        stored = await q.get(task_id)
+        assert stored is not None and stored.status is TaskStatus.COMPLETED  # committed either way
+        assert records in ([], [stored])  # SQLite and memory read it; PostgreSQL leaves it to the caller
+
+    run(make_queue("fifo"), scenario)
+
+
 def test_lifo_claims_the_newest_first(make_queue: QueueFactory) -> None:
     async def scenario(q: TaskQueue) -> None:
         ids = [i for i, _ in await q.submit([new() for _ in range(3)], NOW)]

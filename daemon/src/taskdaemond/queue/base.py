@@ -169,6 +169,20 @@ class TaskQueue(abc.ABC):
         dependents: a completed task releases those whose dependencies have all completed, one
         that ended otherwise fails or cancels its waiting dependents, transitively."""
 
+    async def record_and_get(
+        self,
+        transitions: Sequence[Transition],
+        events: Sequence[TaskEvent],
+        now: float,
+        task_ids: Sequence[str],
+    ) -> list[TaskRecord]:
+        """``record``, then the records of ``task_ids`` as committed, for clients waiting on them.
+        An engine that can read them in the same trip does (SQLite: on its thread, right after
+        the commit, which saves the waiter a trip of its own); by default none is read and the
+        waiters read them themselves."""
+        await self.record(transitions, events, now)
+        return []
+
     @abc.abstractmethod
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task with its errors and logs, or None."""

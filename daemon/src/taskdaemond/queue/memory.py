@@ -244,6 +244,17 @@ class MemoryQueue(TaskQueue):
         )
         self._dependents_changed(changes)
 
+    async def record_and_get(
+        self,
+        transitions: Sequence[Transition],
+        events: Sequence[TaskEvent],
+        now: float,
+        task_ids: Sequence[str],
+    ) -> list[TaskRecord]:
+        await self.record(transitions, events, now)
+        records = [await self.get(task_id) for task_id in task_ids]
+        return [record for record in records if record is not None]
+
     async def get(self, task_id: str) -> TaskRecord | None:
         record = self._tasks.get(task_id)
         if record is None:

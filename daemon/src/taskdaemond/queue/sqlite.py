@@ -338,6 +338,22 @@ class SqliteQueue(TaskQueue):
 
         self._dependents_changed(await self._call(self._transaction, work))
 
+    async def record_and_get(
+        self,
+        transitions: Sequence[Transition],
+        events: Sequence[TaskEvent],
+        now: float,
+        task_ids: Sequence[str],
+    ) -> list[TaskRecord]:
+        def work() -> tuple[DependentChanges, list[TaskRecord]]:
+            changes = self._transaction(lambda db: self._record(db, transitions, events, now))
+            records = [self._get(task_id) for task_id in task_ids]  # after the commit: as committed
+            return changes, [record for record in records if record is not None]
+
+        changes, records = await self._call(work)
+        self._dependents_changed(changes)
+        return records
+
     @staticmethod
     def _record(
         db: sqlite3.Connection, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
