@@ -128,6 +128,8 @@ class Run:
     batch: int
     #: When set, the daemon runs under cProfile and writes its profile (main thread) here.
     profile: Path | None = None
+    #: The handler's prefetch: tasks written to an instance at once (bench/prefetch.py varies it).
+    prefetch: int = 1
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def through_daemon(handler: Path, workdir: Path, run: Run) -> Drained:
         f'[daemon]\nport = {port}\nqueue = "{queue}"\ndb_path = "{workdir / f"bench-{instances}.db"}"\n'
         f'log_level = "warning"\n\n'
         f'[handlers.echo]\ncommand = [{json.dumps(sys.executable)}, "-u", {json.dumps(str(handler))}]\n'
-        f"instances = {instances}\n"
+        f"instances = {instances}\nprefetch = {run.prefetch}\n"
     )
     db = workdir / f"bench-{instances}.db"
     for suffix in ("", "-wal", "-shm"):
