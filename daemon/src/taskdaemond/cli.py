@@ -330,6 +330,38 @@ def cmd_call(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_TASK_FAILED
 
 
+def cmd_reencrypt(args: argparse.Namespace) -> int:
+    # Imported here: see cmd_serve.
+    from taskdaemond import encryption  # noqa: PLC0415
+    from taskdaemond.queue.base import open_queue, reencrypt_payloads  # noqa: PLC0415
+
+    config = load_config(find_config_path(args.config, os.environ))
+    cipher = encryption.cipher_from_environment(os.environ)
+    if cipher is None:
+        raise CliExit(EXIT_USAGE, f"{encryption.KEY_VARIABLE} is not set: there is no key to encrypt with")
+    if config.daemon.queue == "memory":
+        raise CliExit(EXIT_USAGE, "the memory queue keeps nothing at rest: there is nothing to reencrypt")
+
+    async def run() -> encryption.Reencrypted:
+        queue = open_queue(config.daemon, cipher)
+        await queue.open(recover=False)
+        try:
+            return await reencrypt_payloads(queue, defaults.REENCRYPT_BATCH)
+        finally:
+            await queue.close()
+
+    tally = asyncio.run(run())
+    if args.json:
+        print_json({"rewritten": tally.rewritten, "unreadable": tally.unreadable})
+    else:
+        print(f"rewrote {tally.rewritten} stored values under the first key")
+        if tally.unreadable:
+            print(
+                f"{tally.unreadable} values no key in {encryption.KEY_VARIABLE} opens were left as they are"
+            )
+    return EXIT_OK if not tally.unreadable else EXIT_REFUSED
+
+
 def cmd_prune(args: argparse.Namespace) -> int:
     # Imported here: see cmd_serve. Works on the configured database itself, beside a running
     # daemon or not (SQLite's WAL lets both write; each batch is one short transaction).
@@ -598,6 +630,17 @@ def _add_daemon_commands(commands: Any) -> None:
     )
     prune.add_argument("--json", action="store_true", help="print JSON for scripts")
     prune.set_defaults(run=cmd_prune)
+    reencrypt = commands.add_parser(
+        "reencrypt",
+        help="rewrite stored task data and results under the first DAEMON_ENCRYPTION_KEY",
+        description="Encryption key rotation: every task's data and result in the configured database, "
+        "encrypted under an older key of DAEMON_ENCRYPTION_KEY (or stored before any key), is rewritten "
+        "under the first key, in small transactions. Safe beside running daemons. Needs the variable set, "
+        "with the old keys after the new one.",
+    )
+    _config_option(reencrypt)
+    reencrypt.add_argument("--json", action="store_true", help="print JSON for scripts")
+    reencrypt.set_defaults(run=cmd_reencrypt)
 
 
 def _argument(parse: Any) -> Any:

@@ -130,6 +130,8 @@ POSTGRES_REAP_LIMIT = 10_000
 #: Finished tasks one pruner transaction deletes: small, so that a batch holds the SQLite
 #: writer (claims, submits, outcomes wait behind it) for a few milliseconds only.
 PRUNE_BATCH = 200
+#: Stored values one ``taskdaemond reencrypt`` transaction rewrites (payloads may be 64 MiB each).
+REENCRYPT_BATCH = 50
 #: Seconds the pruner pauses between two batches, so that claims and the API get in.
 PRUNE_PAUSE = 0.005
 #: Free SQLite pages one incremental_vacuum call returns to the file system (1 MiB of 4 KiB pages).

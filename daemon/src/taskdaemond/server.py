@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,7 +14,7 @@ from types import FrameType
 
 import uvicorn
 
-from taskdaemond import defaults
+from taskdaemond import defaults, encryption
 from taskdaemond.api import create_app
 from taskdaemond.api.connections import connection_limit, guarded_protocol, limit_logs
 from taskdaemond.config import Config
@@ -64,7 +65,16 @@ class DaemonServer(uvicorn.Server):
 def build_server(config: Config) -> DaemonServer:
     """The server for ``config``: queue, metrics, scheduler, API."""
     settings = config.daemon
-    scheduler = Scheduler(config, open_queue(settings), DaemonMetrics())
+    # Encryption at rest: the keys come from the environment only, never from handlers.toml
+    # (a ConfigError names a bad key by its position, never by its value).
+    cipher = encryption.cipher_from_environment(os.environ)
+    if cipher is not None:
+        log.info(
+            "task data and results are encrypted at rest (%d key(s) in %s)",
+            cipher.key_count,
+            encryption.KEY_VARIABLE,
+        )
+    scheduler = Scheduler(config, open_queue(settings, cipher), DaemonMetrics())
     app = create_app(scheduler)
     # Refused connections and failed accepts are logged once per interval, not once each.
     limit_logs()

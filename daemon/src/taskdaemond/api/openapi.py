@@ -62,6 +62,12 @@ SCHEMAS: dict[str, Any] = {
             "result": {"description": "The handler's result (any JSON), once completed."},
             "last_error": {"type": ["string", "null"]},
             "data": {"type": "object"},
+            "encrypted": {
+                "type": "array",
+                "items": {"enum": ["data", "result"]},
+                "description": "Fields encrypted at rest that this daemon holds no key for: shown as "
+                '{"encrypted": true, "message": ...} in place of their value.',
+            },
             "priority": {"type": "integer"},
             "attempts": {"type": "integer", "minimum": 0},
             "max_retries": {"type": "integer", "minimum": 0},

@@ -6,11 +6,14 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from taskdaemond import encryption
 from taskdaemond.queue.models import JsonText, TaskFilters, TaskPage, TaskRecord
 from taskdaemond.statuses import TaskStatus
 
 
-def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecord:
+def row_to_record(
+    row: Sequence[Any], events: list[dict[str, Any]], cipher: encryption.Cipher | None = None
+) -> TaskRecord:
     (
         seq,
         task_id,
@@ -38,11 +41,12 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         step,
         on_dependency_failure,
     ) = row
-    return TaskRecord(
+    unreadable: list[str] = []
+    record = TaskRecord(
         id=task_id,
         task_type=task_type,
         status=TaskStatus(status),
-        data=JsonText(data),
+        data=_stored_value(data, "data", cipher, unreadable),
         priority=priority,
         attempts=attempts,
         max_retries=max_retries,
@@ -53,7 +57,7 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         idempotency_key=key,
         started_at=started_at,
         finished_at=finished_at,
-        result=JsonText(result) if result is not None else None,
+        result=_stored_value(result, "result", cipher, unreadable) if result is not None else None,
         metadata=json.loads(metadata) if metadata is not None else None,
         last_error=last_error,
         errors=json.loads(errors),
@@ -66,11 +70,23 @@ def row_to_record(row: Sequence[Any], events: list[dict[str, Any]]) -> TaskRecor
         step=step,
         on_dependency_failure=on_dependency_failure or "fail",
     )
+    record.encrypted = unreadable
+    return record
 
 
-def page_of(rows: Sequence[Sequence[Any]], limit: int) -> TaskPage:
+def _stored_value(stored: str, name: str, cipher: encryption.Cipher | None, unreadable: list[str]) -> Any:
+    """A stored data or result value as a record holds it: JsonText (decrypted when it was
+    encrypted), or the marker, with ``name`` added to ``unreadable``, when no key here opens it."""
+    text = encryption.reveal(stored, cipher)
+    if text is None:
+        unreadable.append(name)
+        return dict(encryption.ENCRYPTED_MARKER)
+    return JsonText(text)
+
+
+def page_of(rows: Sequence[Sequence[Any]], limit: int, cipher: encryption.Cipher | None = None) -> TaskPage:
     """A page from up to ``limit + 1`` rows, newest first: the extra row says a next page exists."""
-    records = [row_to_record(row, []) for row in rows[:limit]]
+    records = [row_to_record(row, [], cipher) for row in rows[:limit]]
     next_cursor = str(records[-1].seq) if len(rows) > limit and records else None
     return TaskPage(records, next_cursor)
 

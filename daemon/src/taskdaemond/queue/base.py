@@ -7,7 +7,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskdaemond.config import DaemonSettings
 from taskdaemond.errors import DaemonError
@@ -26,6 +26,9 @@ from taskdaemond.queue.models import (
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import TaskStatus
+
+if TYPE_CHECKING:
+    from taskdaemond.encryption import Cipher, Reencrypted
 
 #: Orders in which pending tasks are claimed.
 TASK_SELECTIONS = ("fifo", "lifo", "priority")
@@ -187,6 +190,12 @@ class TaskQueue(abc.ABC):
     async def get(self, task_id: str) -> TaskRecord | None:
         """The task with its errors and logs, or None."""
 
+    async def reencrypt_batch(self, table: str, after: int, limit: int, tally: Reencrypted) -> int | None:
+        """Rewrite up to ``limit`` stored values of ``table`` (task_data, task_results) with seq
+        beyond ``after`` under the first key; the last seq read, None when there were none. Only
+        the SQL queues store values at rest."""
+        return None
+
     async def get_if_final(self, task_id: str) -> TaskRecord | TaskStatus | None:
         """The task if it is final, else its status alone (None: no such task). A wait looks
         with it first: the whole record of a task still running (its data may be 64 MiB)
@@ -282,14 +291,34 @@ class TaskQueue(abc.ABC):
         return 0
 
 
-def open_queue(settings: DaemonSettings) -> TaskQueue:
-    """The queue the settings ask for (not yet opened)."""
+async def reencrypt_payloads(queue: TaskQueue, batch: int) -> Reencrypted:
+    """``taskdaemond reencrypt``: every stored data and result value rewritten under the first
+    key of the queue's cipher, in batches of ``batch`` rows, each its own transaction."""
+    from taskdaemond.encryption import Reencrypted  # noqa: PLC0415 - encryption imports the queue models
+
+    tally = Reencrypted()
+    for table in ("task_data", "task_results"):
+        after = 0
+        for _ in range(10**9):  # bounded by the rows: each pass moves past the batch it read
+            last = await queue.reencrypt_batch(table, after, batch, tally)
+            if last is None:
+                break
+            after = last
+    return tally
+
+
+def open_queue(settings: DaemonSettings, cipher: Cipher | None = None) -> TaskQueue:
+    """The queue the settings ask for (not yet opened); ``cipher``: the encryption keys
+    (encryption.py) of the SQL queues. The memory queue keeps nothing at rest."""
     if settings.queue == "postgres":
         from taskdaemond.queue.postgres import PostgresQueue  # noqa: PLC0415 - an optional dependency
 
         assert settings.database_url is not None, "config requires database_url for the postgres queue"
         return PostgresQueue(
-            settings.database_url, settings.task_selection, lease_seconds=settings.lease_seconds
+            settings.database_url,
+            settings.task_selection,
+            lease_seconds=settings.lease_seconds,
+            cipher=cipher,
         )
     if settings.queue == "memory":
         from taskdaemond.queue.memory import MemoryQueue  # noqa: PLC0415 - implementations import this module
@@ -297,4 +326,4 @@ def open_queue(settings: DaemonSettings) -> TaskQueue:
         return MemoryQueue(settings.task_selection)
     from taskdaemond.queue.sqlite import SqliteQueue  # noqa: PLC0415 - implementations import this module
 
-    return SqliteQueue(settings.db_path, settings.task_selection)
+    return SqliteQueue(settings.db_path, settings.task_selection, cipher)

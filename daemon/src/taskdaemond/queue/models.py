@@ -41,6 +41,8 @@ class NewTask:
     task_id: str | None = None
     workflow_id: str | None = None
     step: str | None = None
+    #: True once the queue encrypted data_json (encryption.py); set by the queue, not by callers.
+    encrypted: bool = False
 
 
 @dataclass(slots=True)
@@ -266,6 +268,9 @@ class TaskRecord:
     on_dependency_failure: str = "fail"
     #: The ids of the tasks this one depends on (read by get(); None in a listing).
     depends_on: list[str] | None = None
+    #: Fields stored encrypted that this daemon cannot decrypt (no key, or none that fits): the
+    #: API shows them as encryption.ENCRYPTED_MARKER and names them here.
+    encrypted: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:
@@ -305,6 +310,7 @@ class TaskRecord:
             "crashes": self.crashes,
             "idempotency_key": self.idempotency_key,
             "tags": self.tags,
+            "encrypted": self.encrypted,
             "workflow_id": self.workflow_id,
             "step": self.step,
             **({} if self.depends_on is None else {"depends_on": self.depends_on}),

@@ -20,13 +20,14 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from taskdaemond import __version__, defaults
+from taskdaemond import __version__, defaults, encryption
 from taskdaemond.dependencies import InvalidWorkflow
 from taskdaemond.queue import postgres_sql as sql
 from taskdaemond.queue import retention_sql, schedule_state
@@ -109,11 +110,16 @@ class PostgresQueue(TaskQueue):
         lease_seconds: float = defaults.DEFAULT_LEASE_SECONDS,
         min_connections: int = defaults.POSTGRES_MIN_CONNECTIONS,
         max_connections: int = defaults.POSTGRES_MAX_CONNECTIONS,
+        cipher: encryption.Cipher | None = None,
     ) -> None:
         self.url = url
         self.lease_seconds = lease_seconds
+        #: Encryption at rest (encryption.py): with a key, data and results are stored encrypted;
+        #: without one, encrypted tasks are never claimed (a daemon with the key runs them).
+        self.cipher = cipher
         self.daemon_id = uuid.uuid4().hex[:8]
-        self._claim_sql = sql.CLAIM.format(order=sql.CLAIM_ORDER[task_selection])
+        gate = "" if cipher is not None else sql.CLAIM_GATE_NO_KEY
+        self._claim_sql = sql.CLAIM.format(order=sql.CLAIM_ORDER[task_selection], gate=gate)
         self._claim_key = claim_order_key(task_selection)
         self._min_connections = min_connections
         self._max_connections = max_connections
@@ -338,8 +344,7 @@ class PostgresQueue(TaskQueue):
 
         return await self._run(work, retry=False)
 
-    @staticmethod
-    async def _submit(conn: Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+    async def _submit(self, conn: Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
         answers: list[tuple[str, bool]] = []
         rows: list[tuple[Any, ...]] = []
         created_types: set[str] = set()
@@ -347,13 +352,24 @@ class PostgresQueue(TaskQueue):
         async def insert() -> None:
             if rows:
                 columns = list(zip(*rows, strict=True))
-                names = ("ids", "types", "datas", "priorities", "retries", "run_ats", "keys", "tags")
+                names = (
+                    "ids",
+                    "types",
+                    "datas",
+                    "priorities",
+                    "retries",
+                    "run_ats",
+                    "keys",
+                    "tags",
+                    "encrypted",
+                )
                 await conn.execute(
                     sql.INSERT_TASKS, {"now": now, **dict(zip(names, map(list, columns), strict=True))}
                 )
                 rows.clear()
 
-        for task in tasks:
+        for plain in tasks:
+            task = encryption.seal(plain, self.cipher)
             if task.idempotency_key is not None:
                 await insert()  # earlier tasks of this batch may hold the key
                 # Two daemons submitting one key at once: the second waits here for the first.
@@ -375,6 +391,7 @@ class PostgresQueue(TaskQueue):
                     now + task.delay,
                     task.idempotency_key,
                     task.tags_json,
+                    int(task.encrypted),
                 )
             )
             created_types.add(task.task_type)
@@ -434,9 +451,25 @@ class PostgresQueue(TaskQueue):
         }
 
         async def work(conn: Connection) -> list[ClaimedTask]:
-            return [
-                ClaimedTask(*row) for row in await (await conn.execute(self._claim_sql, params)).fetchall()
-            ]
+            claimed = []
+            for row in await (await conn.execute(self._claim_sql, params)).fetchall():
+                task = ClaimedTask(*row)
+                data = encryption.reveal(task.data_json, self.cipher)
+                if data is None:  # a key this daemon lacks: fail it, saying so (a redrive runs it again)
+                    error = encryption.unreadable_error(task.attempt, self.cipher, now)
+                    await conn.execute(
+                        sql.FAIL_UNREADABLE,
+                        {
+                            "error_text": error.error,
+                            "error": error.to_json(),
+                            "now": now,
+                            "seq": task.seq,
+                            "daemon": self.daemon_id,
+                        },
+                    )
+                    continue
+                claimed.append(task if data is task.data_json else replace(task, data_json=data))
+            return claimed
 
         claimed = await self._run(work, transaction=False)  # one statement
         # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
@@ -495,7 +528,7 @@ class PostgresQueue(TaskQueue):
                 sql.COMPLETE,
                 {
                     "seqs": [t.seq for t in completed],
-                    "results": [t.result_json for t in completed],
+                    "results": [encryption.seal_text(t.result_json, self.cipher) for t in completed],
                     "metadatas": [t.metadata_json for t in completed],
                     "now": now,
                     "daemon": self.daemon_id,
@@ -503,7 +536,11 @@ class PostgresQueue(TaskQueue):
             )
         if others:
             results = [
-                {"result": t.result_json, "id": t.task_id, "daemon": self.daemon_id}
+                {
+                    "result": encryption.seal_text(t.result_json, self.cipher),
+                    "id": t.task_id,
+                    "daemon": self.daemon_id,
+                }
                 for t in others
                 if t.result_json is not None
             ]
@@ -620,7 +657,27 @@ class PostgresQueue(TaskQueue):
             if row is None:
                 return None
             bodies = await (await conn.execute(sql.GET_EVENTS, (task_id,))).fetchall()
-            return row_to_record(row, [json.loads(body) for (body,) in bodies])
+            return row_to_record(row, [json.loads(body) for (body,) in bodies], self.cipher)
+
+        return await self._run(work)
+
+    async def reencrypt_batch(
+        self, table: str, after: int, limit: int, tally: encryption.Reencrypted
+    ) -> int | None:
+        cipher = self.cipher
+        assert cipher is not None, "reencrypt needs DAEMON_ENCRYPTION_KEY"
+
+        async def work(conn: Connection) -> int | None:
+            rows = await (await conn.execute(sql.PAYLOAD_BATCH[table], (after, limit))).fetchall()
+            if not rows:
+                return None
+            rewrites, were_plain = encryption.reencrypt_rows([(r[0], r[1]) for r in rows], cipher, tally)
+            async with conn.cursor() as cursor:
+                if rewrites:
+                    await cursor.executemany(sql.PAYLOAD_REWRITE[table], rewrites)
+                if table == "task_data" and were_plain:
+                    await cursor.executemany(sql.MARK_ENCRYPTED, [(seq,) for seq in were_plain])
+            return int(rows[-1][0])
 
         return await self._run(work)
 
@@ -650,7 +707,7 @@ class PostgresQueue(TaskQueue):
         params = list_params(status, task_type, limit, cursor, filters)
 
         async def work(conn: Connection) -> TaskPage:
-            return page_of(await (await conn.execute(query, params)).fetchall(), limit)
+            return page_of(await (await conn.execute(query, params)).fetchall(), limit, self.cipher)
 
         return await self._run(work, transaction=False)
 

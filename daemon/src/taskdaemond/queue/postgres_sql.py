@@ -60,13 +60,14 @@ SELECT id FROM tasks WHERE idempotency_key = %s AND status <> {_FAILED} ORDER BY
 INSERT_TASKS = f"""
 WITH v AS (
     SELECT * FROM unnest(%(ids)s::text[], %(types)s::text[], %(datas)s::text[], %(priorities)s::int[],
-                         %(retries)s::int[], %(run_ats)s::float8[], %(keys)s::text[], %(tags)s::text[])
-         WITH ORDINALITY AS v(id, task_type, data, priority, max_retries, run_at, key, tags, ord)
+                         %(retries)s::int[], %(run_ats)s::float8[], %(keys)s::text[], %(tags)s::text[],
+                         %(encrypted)s::int[])
+         WITH ORDINALITY AS v(id, task_type, data, priority, max_retries, run_at, key, tags, encrypted, ord)
 ), inserted AS (
     INSERT INTO tasks (id, task_type, status, priority, max_retries, run_at, idempotency_key,
-                       created_at, updated_at, tags)
+                       created_at, updated_at, tags, encrypted)
     SELECT v.id, v.task_type, {_PENDING}, v.priority, v.max_retries, v.run_at, v.key, %(now)s, %(now)s,
-           v.tags::jsonb
+           v.tags::jsonb, v.encrypted
     FROM v
     ORDER BY v.ord
     RETURNING seq, id
@@ -80,6 +81,17 @@ RESULT_OF_TASK = "(SELECT result FROM task_results WHERE task_results.seq = {tab
 
 NOTIFY = "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload"
 
+#: What a daemon without an encryption key adds to its claim: it never takes an encrypted task.
+CLAIM_GATE_NO_KEY = " AND encrypted = 0"
+
+#: A claimed task whose data no key of this daemon decrypts fails at once, saying so.
+FAIL_UNREADABLE = f"""
+UPDATE tasks
+SET status = {_FAILED}, last_error = %(error_text)s, errors = errors || jsonb_build_array(%(error)s::jsonb),
+    finished_at = %(now)s, updated_at = %(now)s, claimed_by = NULL, lease_expires_at = NULL
+WHERE seq = %(seq)s AND status = {_PROCESSING} AND claimed_by = %(daemon)s
+"""
+
 #: ORDER BY of a claim for each task selection.
 CLAIM_ORDER = {"fifo": "seq", "lifo": "seq DESC", "priority": "priority DESC, seq"}
 
@@ -87,7 +99,7 @@ CLAIM_ORDER = {"fifo": "seq", "lifo": "seq DESC", "priority": "priority DESC, se
 CLAIM = f"""
 WITH picked AS (
     SELECT seq FROM tasks
-    WHERE task_type = %(task_type)s AND status = {_PENDING} AND run_at <= %(now)s
+    WHERE task_type = %(task_type)s AND status = {_PENDING} AND run_at <= %(now)s{{gate}}
     ORDER BY {{order}}
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -242,3 +254,15 @@ def list_tasks(*, status: bool, task_type: bool, cursor: bool, filters: TaskFilt
         filters=filters,
         tag_match=TAG_MATCH,
     )
+
+
+#: ``taskdaemond reencrypt``: a batch of stored payloads after a seq (locked), and their rewrite.
+PAYLOAD_BATCH = {
+    "task_data": "SELECT seq, data FROM task_data WHERE seq > %s ORDER BY seq LIMIT %s FOR UPDATE",
+    "task_results": "SELECT seq, result FROM task_results WHERE seq > %s ORDER BY seq LIMIT %s FOR UPDATE",
+}
+PAYLOAD_REWRITE = {
+    "task_data": "UPDATE task_data SET data = %s WHERE seq = %s",
+    "task_results": "UPDATE task_results SET result = %s WHERE seq = %s",
+}
+MARK_ENCRYPTED = "UPDATE tasks SET encrypted = 1 WHERE seq = %s"

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from taskdaemond import defaults
+from taskdaemond import defaults, encryption
 from taskdaemond.queue import schedule_state
 from taskdaemond.queue import sqlite_dependencies as deps
 from taskdaemond.queue import sqlite_retention as retention
@@ -56,9 +56,15 @@ SYNCHRONOUS = "NORMAL"
 class SqliteQueue(TaskQueue):
     """Tasks in a SQLite file at ``path``."""
 
-    def __init__(self, path: Path, task_selection: str = "fifo") -> None:
+    def __init__(
+        self, path: Path, task_selection: str = "fifo", cipher: encryption.Cipher | None = None
+    ) -> None:
         self.path = Path(path)
-        self._claim_sql = sql.CLAIM.format(order=sql.CLAIM_ORDER[task_selection])
+        #: Encryption at rest (encryption.py): with a key, data and results are stored encrypted;
+        #: without one, encrypted tasks are never claimed.
+        self.cipher = cipher
+        gate = "" if cipher is not None else sql.CLAIM_GATE_NO_KEY
+        self._claim_sql = sql.CLAIM.format(order=sql.CLAIM_ORDER[task_selection], gate=gate)
         self._claim_key = claim_order_key(task_selection)
         self._claim_index = sql.CLAIM_INDEX_OF[task_selection]
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
@@ -202,8 +208,8 @@ class SqliteQueue(TaskQueue):
         self._dependents_changed(changes)
         return answer
 
-    @staticmethod
     def _submit(
+        self,
         db: sqlite3.Connection,
         tasks: Sequence[NewTask],
         now: float,
@@ -221,7 +227,8 @@ class SqliteQueue(TaskQueue):
             rows.clear()
             datas.clear()
 
-        for task in tasks:
+        for plain in tasks:
+            task = encryption.seal(plain, self.cipher)
             if task.idempotency_key is not None:
                 if rows:  # earlier tasks of this batch may hold the key
                     insert()
@@ -249,6 +256,7 @@ class SqliteQueue(TaskQueue):
                     now,
                     now,
                     task.tags_json,
+                    int(task.encrypted),
                 )
             )
             datas.append((seq, task.data_json))
@@ -299,13 +307,22 @@ class SqliteQueue(TaskQueue):
     def _claim(self, db: sqlite3.Connection, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         rows = db.execute(self._claim_sql, {"task_type": task_type, "limit": limit, "now": now}).fetchall()
         with_dependencies = [row[0] for row in rows if row[8]]
-        found = deps.message_dependencies(db, with_dependencies) if with_dependencies else {}
-        claimed = [
-            ClaimedTask(
-                task_id, claimed_type, data, attempt, max_retries, priority, seq, tags, found.get(task_id)
+        found = deps.message_dependencies(db, with_dependencies, self.cipher) if with_dependencies else {}
+        claimed = []
+        for task_id, claimed_type, stored, attempt, max_retries, priority, seq, tags, _ in rows:
+            data = encryption.reveal(stored, self.cipher)
+            if data is None:  # a key this daemon lacks: fail it, saying so (a redrive runs it again)
+                error = encryption.unreadable_error(attempt, self.cipher, now)
+                db.execute(
+                    sql.FAIL_UNREADABLE,
+                    {"error_text": error.error, "error": error.to_json(), "now": now, "seq": seq},
+                )
+                continue
+            claimed.append(
+                ClaimedTask(
+                    task_id, claimed_type, data, attempt, max_retries, priority, seq, tags, found.get(task_id)
+                )
             )
-            for task_id, claimed_type, data, attempt, max_retries, priority, seq, tags, _ in rows
-        ]
         # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
         claimed.sort(key=self._claim_key)
         return claimed
@@ -334,7 +351,7 @@ class SqliteQueue(TaskQueue):
         self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
     ) -> None:
         def work(db: sqlite3.Connection) -> DependentChanges:
-            return self._record(db, transitions, events, now)
+            return self._record(db, transitions, events, now, self.cipher)
 
         self._dependents_changed(await self._call(self._transaction, work))
 
@@ -356,7 +373,11 @@ class SqliteQueue(TaskQueue):
 
     @staticmethod
     def _record(
-        db: sqlite3.Connection, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
+        db: sqlite3.Connection,
+        transitions: Sequence[Transition],
+        events: Sequence[TaskEvent],
+        now: float,
+        cipher: encryption.Cipher | None = None,
     ) -> DependentChanges:
         if events:
             db.executemany(
@@ -381,13 +402,18 @@ class SqliteQueue(TaskQueue):
             )
         if completed:
             # The result first: its guard (still processing) is the one the completion passes.
-            db.executemany(sql.SAVE_RESULT, [{"result": t.result_json, "seq": t.seq} for t in completed])
+            db.executemany(
+                sql.SAVE_RESULT,
+                [{"result": encryption.seal_text(t.result_json, cipher), "seq": t.seq} for t in completed],
+            )
             db.executemany(
                 sql.COMPLETE, [{"metadata": t.metadata_json, "now": now, "seq": t.seq} for t in completed]
             )
         if others:
             results = [
-                {"result": t.result_json, "id": t.task_id} for t in others if t.result_json is not None
+                {"result": encryption.seal_text(t.result_json, cipher), "id": t.task_id}
+                for t in others
+                if t.result_json is not None
             ]
             if results:
                 db.executemany(sql.SAVE_RESULT_BY_ID, results)
@@ -486,6 +512,24 @@ class SqliteQueue(TaskQueue):
     async def get(self, task_id: str) -> TaskRecord | None:
         return await self._call(self._get, task_id)
 
+    async def reencrypt_batch(
+        self, table: str, after: int, limit: int, tally: encryption.Reencrypted
+    ) -> int | None:
+        cipher = self.cipher
+        assert cipher is not None, "reencrypt needs DAEMON_ENCRYPTION_KEY"
+
+        def work(db: sqlite3.Connection) -> int | None:
+            rows = db.execute(sql.PAYLOAD_BATCH[table], (after, limit)).fetchall()
+            if not rows:
+                return None
+            rewrites, were_plain = encryption.reencrypt_rows(rows, cipher, tally)
+            db.executemany(sql.PAYLOAD_REWRITE[table], rewrites)
+            if table == "task_data":
+                db.executemany(sql.MARK_ENCRYPTED, [(seq,) for seq in were_plain])
+            return int(rows[-1][0])
+
+        return await self._call(self._transaction, work)
+
     async def get_if_final(self, task_id: str) -> TaskRecord | TaskStatus | None:
         def work() -> TaskRecord | TaskStatus | None:
             row = self.db.execute(sql.GET_STATUS, (task_id,)).fetchone()
@@ -501,7 +545,7 @@ class SqliteQueue(TaskQueue):
         if row is None:
             return None
         events = [json.loads(body) for (body,) in self.db.execute(sql.GET_EVENTS, (task_id,))]
-        record = row_to_record(row, events)
+        record = row_to_record(row, events, self.cipher)
         record.depends_on = deps.depends_on(self.db, task_id)
         return record
 
@@ -537,7 +581,7 @@ class SqliteQueue(TaskQueue):
             filters=filters,
         )
         params = list_params(status, task_type, limit, cursor, filters)
-        return page_of(self.db.execute(query, params).fetchall(), limit)
+        return page_of(self.db.execute(query, params).fetchall(), limit, self.cipher)
 
     async def counts(self) -> dict[str, int]:
         # A scan of every task: on the reader, so that claims and submits do not wait for it.

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from taskdaemond import encryption
 from taskdaemond.dependencies import UnknownDependencies, failure_error, failure_message, message_json
 from taskdaemond.queue import sqlite_dependencies_sql as sql
 from taskdaemond.queue.models import (
@@ -52,6 +53,7 @@ def insert_task(db: sqlite3.Connection, task_id: str, task: NewTask, now: float)
             task.step,
             task.on_dependency_failure,
             len(task.dependencies),
+            int(task.encrypted),
         ),
     ).fetchall()
     db.execute(sql.INSERT_DATA, (seq, task.data_json))
@@ -198,12 +200,16 @@ def after_redrive(
 # -- reads ------------------------------------------------------------------------------------
 
 
-def message_dependencies(db: sqlite3.Connection, task_ids: Sequence[str]) -> dict[str, str]:
-    """The ``dependencies`` object of each claimed task that has some, as compact JSON."""
+def message_dependencies(
+    db: sqlite3.Connection, task_ids: Sequence[str], cipher: encryption.Cipher | None = None
+) -> dict[str, str]:
+    """The ``dependencies`` object of each claimed task that has some, as compact JSON; a result
+    stored encrypted is decrypted (the marker when no key here opens it)."""
     entries: dict[str, list[tuple[str, str, str, str | None]]] = {}
-    for task_id, key, dep_id, dep_type, result in db.execute(
+    for task_id, key, dep_id, dep_type, stored in db.execute(
         sql.MESSAGE_DEPENDENCIES, (json.dumps(task_ids),)
     ):
+        result = None if stored is None else encryption.reveal(stored, cipher) or encryption.MARKER_JSON
         entries.setdefault(task_id, []).append((key, dep_id, dep_type, result))
     return {task_id: message_json(items) for task_id, items in entries.items()}
 

@@ -11,8 +11,9 @@ _UNSUCCESSFUL = "(" + ", ".join(sql_literal(s) for s in sorted(UNSUCCESSFUL_STAT
 
 INSERT_TASK = """
 INSERT INTO tasks (id, task_type, status, priority, max_retries, run_at, idempotency_key,
-                   created_at, updated_at, tags, workflow_id, step, on_dependency_failure, dependencies)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   created_at, updated_at, tags, workflow_id, step, on_dependency_failure, dependencies,
+                   encrypted)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING seq
 """
 

@@ -36,8 +36,8 @@ NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM tasks"
 
 INSERT_TASK = f"""
 INSERT INTO tasks (seq, id, task_type, status, priority, max_retries, run_at,
-                   idempotency_key, created_at, updated_at, tags)
-VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?)
+                   idempotency_key, created_at, updated_at, tags, encrypted)
+VALUES (?, ?, ?, {_PENDING}, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 #: A task's data, in its own table (migration 0006): updates of the task never rewrite it.
@@ -46,6 +46,17 @@ INSERT_DATA = "INSERT INTO task_data (seq, data) VALUES (?, ?)"
 #: A task's data and result, as a column of a statement on tasks.
 DATA_OF_TASK = "(SELECT data FROM task_data WHERE task_data.seq = tasks.seq)"
 RESULT_OF_TASK = "(SELECT result FROM task_results WHERE task_results.seq = tasks.seq)"
+
+#: What a daemon without an encryption key adds to its claim: it never takes an encrypted task.
+CLAIM_GATE_NO_KEY = " AND encrypted = 0"
+
+#: A claimed task whose data no key of this daemon decrypts fails at once, saying so.
+FAIL_UNREADABLE = f"""
+UPDATE tasks
+SET status = {_FAILED}, last_error = :error_text, errors = json_insert(errors, '$[#]', json(:error)),
+    finished_at = :now, updated_at = :now
+WHERE seq = :seq AND status = {_PROCESSING}
+"""
 
 #: ORDER BY of a claim for each task selection.
 CLAIM_ORDER = {
@@ -59,7 +70,7 @@ UPDATE tasks
 SET status = {_PROCESSING}, attempts = attempts + 1, started_at = :now, updated_at = :now
 WHERE seq IN (
     SELECT seq FROM tasks
-    WHERE task_type = :task_type AND status = {_PENDING} AND run_at <= :now
+    WHERE task_type = :task_type AND status = {_PENDING} AND run_at <= :now{{gate}}
     ORDER BY {{order}}
     LIMIT :limit
 )
@@ -156,3 +167,15 @@ def list_tasks(*, status: bool, task_type: bool, cursor: bool, filters: TaskFilt
         filters=filters,
         tag_match=TAG_MATCH,
     )
+
+
+#: ``taskdaemond reencrypt``: a batch of stored payloads after a seq, and their rewrite.
+PAYLOAD_BATCH = {
+    "task_data": "SELECT seq, data FROM task_data WHERE seq > ? ORDER BY seq LIMIT ?",
+    "task_results": "SELECT seq, result FROM task_results WHERE seq > ? ORDER BY seq LIMIT ?",
+}
+PAYLOAD_REWRITE = {
+    "task_data": "UPDATE task_data SET data = ? WHERE seq = ?",
+    "task_results": "UPDATE task_results SET result = ? WHERE seq = ?",
+}
+MARK_ENCRYPTED = "UPDATE tasks SET encrypted = 1 WHERE seq = ?"
