@@ -351,7 +351,7 @@ class SqliteQueue(TaskQueue):
         self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
     ) -> None:
         def work(db: sqlite3.Connection) -> DependentChanges:
-            return self._record(db, transitions, events, now, self.cipher)
+            return self._record(db, transitions, events, now)
 
         self._dependents_changed(await self._call(self._transaction, work))
 
@@ -371,14 +371,14 @@ class SqliteQueue(TaskQueue):
         self._dependents_changed(changes)
         return records
 
-    @staticmethod
     def _record(
+        self,
         db: sqlite3.Connection,
         transitions: Sequence[Transition],
         events: Sequence[TaskEvent],
         now: float,
-        cipher: encryption.Cipher | None = None,
     ) -> DependentChanges:
+        cipher = self.cipher  # results are stored encrypted when the daemon holds a key
         if events:
             db.executemany(
                 sql.INSERT_EVENT,
