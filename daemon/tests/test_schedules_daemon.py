@@ -21,6 +21,8 @@ SECOND: dict[str, Any] = {
     "every": "1s",
     "data": {"echo": "tick"},
     "tags": {"kind": "beat"},
+    "priority": 80,
+    "max_retries": 0,
 }
 
 
@@ -45,7 +47,7 @@ def test_an_every_second_schedule_enqueues_runs_that_complete_each_with_its_key(
         done = wait_until(three_completed, timeout=30, what="three runs of the schedule completed")
         for task in done:
             assert task["result"] == {"echo": "tick", "attempt": 0}
-            assert task["tags"] == {"kind": "beat"}
+            assert (task["tags"], task["priority"], task["max_retries"]) == ({"kind": "beat"}, 80, 0)
         tasks = scheduled_tasks(client, "beat")
         keys = [t["idempotency_key"] for t in tasks]
         assert len(keys) == len(set(keys))
