@@ -1,5 +1,7 @@
 """A raw handler (no SDK): answers each task with the task message it read, as its result
-(``{"line": <the message>}``); task_data {"fail": "why"} answers a non-retryable error instead.
+(``{"line": <the message>}``); task_data {"fail": "why"} answers a non-retryable error instead,
+and {"brief": true} only the ids of its dependencies by key (``{"dependencies": {key: id}}``:
+a long chain of full echoes would nest every result of the chain in the last one).
 It appends "<task id> <time.time()>" to $START_LOG (when set) as it starts each task."""
 
 import json
@@ -21,6 +23,9 @@ def main() -> None:
         why = task["task_data"].get("fail")
         if why:
             answer = {"task_id": task["task_id"], "status": "error", "error": why, "retryable": False}
+        elif task["task_data"].get("brief"):
+            ids = {key: dep["task_id"] for key, dep in task.get("dependencies", {}).items()}
+            answer = {"task_id": task["task_id"], "status": "success", "result": {"dependencies": ids}}
         else:
             answer = {"task_id": task["task_id"], "status": "success", "result": {"line": task}}
         sys.stdout.write(json.dumps(answer) + "\n")
