@@ -126,6 +126,8 @@ def test_a_dag_of_1000_steps_survives_a_sigkill_on_sqlite(daemon_factory: Any, t
     run_killed_once(tmp_path, daemon_factory, steps=1000, kill_after=400)
 
 
-def test_a_dag_survives_a_sigkill_on_postgres(daemon_factory: Any, tmp_path: Path, postgres_url: str) -> None:
+def test_a_dag_of_1000_steps_survives_a_sigkill_on_postgres(
+    daemon_factory: Any, tmp_path: Path, postgres_url: str
+) -> None:
     env = postgres_env(postgres_url, lease_seconds=2)
-    run_killed_once(tmp_path, lambda handlers: daemon_factory(handlers, env=env), steps=300, kill_after=120)
+    run_killed_once(tmp_path, lambda handlers: daemon_factory(handlers, env=env), steps=1000, kill_after=400)

@@ -415,6 +415,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
             body[key] = getattr(args, key)
     if args.tag:
         body["tags"] = dict(args.tag)
+    if args.depends_on:
+        body["depends_on"] = [i.strip() for ids in args.depends_on for i in ids.split(",") if i.strip()]
+    if args.on_dependency_failure:
+        body["on_dependency_failure"] = args.on_dependency_failure
     if args.wait is not None and (args.json or not sys.stdout.isatty()):
         # Off a terminal nothing is drawn as it comes: one request to the result, then the
         # task's logs and progress from its record.
@@ -679,6 +683,19 @@ def _add_client_commands(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a tag (repeatable)",
     )
+    submit.add_argument(
+        "--depends-on",
+        dest="depends_on",
+        action="append",
+        metavar="ID[,ID...]",
+        help="run only once these tasks completed (repeatable); their results reach the handler",
+    )
+    submit.add_argument(
+        "--on-dependency-failure",
+        dest="on_dependency_failure",
+        choices=["fail", "cancel"],
+        help=f"when a dependency fails for good (default {defaults.DEFAULT_ON_DEPENDENCY_FAILURE})",
+    )
     _wait_option(submit)
     _client_options(submit)
     submit.set_defaults(run=cmd_submit)
@@ -733,6 +750,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_daemon_commands(commands)
     _add_client_commands(commands)
+    # Imported here: cli_workflows uses this module's helpers.
+    from taskdaemond import cli_workflows  # noqa: PLC0415
+
+    cli_workflows.add_commands(commands, _client_options, _wait_option)
     scaffold.add_commands(commands)
     return parser
 

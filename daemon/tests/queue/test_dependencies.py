@@ -19,11 +19,17 @@ from taskdaemond.statuses import TaskStatus
 from tests.queue.test_queue import NOW, QueueFactory, new, run
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def make_queue(request: pytest.FixtureRequest, tmp_path: Path) -> QueueFactory:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+
     def make(selection: str = "fifo") -> TaskQueue:
         if request.param == "memory":
             return MemoryQueue(selection)
+        if request.param == "postgres":
+            from taskdaemond.queue.postgres import PostgresQueue
+
+            return PostgresQueue(url, selection)
         return SqliteQueue(tmp_path / "q.db", selection)
 
     return make

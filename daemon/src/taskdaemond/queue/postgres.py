@@ -28,7 +28,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from taskdaemond import __version__, defaults, encryption
-from taskdaemond.dependencies import InvalidWorkflow
+from taskdaemond.queue import postgres_dependencies as deps
 from taskdaemond.queue import postgres_sql as sql
 from taskdaemond.queue import retention_sql, schedule_state
 from taskdaemond.queue._migrations import load
@@ -37,6 +37,7 @@ from taskdaemond.queue.base import QueueUnavailable, Storage, TaskQueue, _ignore
 from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
+    DependentChanges,
     NewTask,
     NewWorkflow,
     TaskEvent,
@@ -48,7 +49,7 @@ from taskdaemond.queue.models import (
     WorkflowRecord,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
-from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
+from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, UNSUCCESSFUL_STATUSES, TaskStatus
 
 log = logging.getLogger("taskdaemond.queue.postgres")
 
@@ -92,9 +93,6 @@ def check_url(url: str) -> None:
     for port in str(params.get("port") or "5432").split(","):
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"port {port!r} is not a port number")
-
-
-NO_DEPENDENCIES_YET = "depends_on and workflows are not available on the postgres queue yet"
 
 
 class PostgresQueue(TaskQueue):
@@ -324,28 +322,51 @@ class PostgresQueue(TaskQueue):
     # -- writes ----------------------------------------------------------------------
 
     async def submit_workflow(self, workflow: NewWorkflow, now: float) -> tuple[str, bool]:
-        raise InvalidWorkflow(NO_DEPENDENCIES_YET)
+        changes = DependentChanges()
+
+        async def work(conn: Connection) -> tuple[str, bool]:
+            existing = await deps.insert_workflow(conn, workflow, now)
+            if existing is not None:
+                return existing, False
+            answers = await self._submit(conn, workflow.steps, now, changes)
+            await self._tell(conn, changes, [task_id for task_id, _ in answers])
+            return workflow.id, True
+
+        answer = await self._run(work, retry=False)
+        self._dependents_changed(changes)
+        return answer
 
     async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
-        return None
+        return await self._run(lambda conn: deps.get_workflow(conn, workflow_id), transaction=False)
 
     async def list_workflows(self, limit: int, cursor: str | None) -> WorkflowPage:
-        return WorkflowPage([], None)
+        return await self._run(lambda conn: deps.list_workflows(conn, limit, cursor), transaction=False)
+
+    async def _tell(self, conn: Connection, changes: DependentChanges, also: Sequence[str] = ()) -> None:
+        """Inside the transaction: wake the daemons for the released tasks' types, and tell the
+        live streams of every daemon which tasks changed (both delivered at commit)."""
+        if changes.released:
+            await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, sorted({t for _, t in changes.released})))
+        await self._announce(conn, [*also, *(i for i, _ in changes.released), *changes.ended])
 
     async def submit(self, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
-        if any(task.dependencies for task in tasks):
-            raise InvalidWorkflow(NO_DEPENDENCIES_YET)
+        changes = DependentChanges()
 
         # Not retried: a commit whose answer was lost would insert the tasks twice.
         async def work(conn: Connection) -> list[tuple[str, bool]]:
-            answers = await self._submit(conn, tasks, now)
-            await self._announce(conn, [task_id for task_id, created in answers if created])
+            answers = await self._submit(conn, tasks, now, changes)
+            await self._tell(conn, changes, [task_id for task_id, created in answers if created])
             return answers
 
-        return await self._run(work, retry=False)
+        answers = await self._run(work, retry=False)
+        self._dependents_changed(changes)
+        return answers
 
-    async def _submit(self, conn: Connection, tasks: Sequence[NewTask], now: float) -> list[tuple[str, bool]]:
+    async def _submit(
+        self, conn: Connection, tasks: Sequence[NewTask], now: float, changes: DependentChanges | None = None
+    ) -> list[tuple[str, bool]]:
         answers: list[tuple[str, bool]] = []
+        waiting: list[str] = []
         rows: list[tuple[Any, ...]] = []
         created_types: set[str] = set()
 
@@ -380,7 +401,13 @@ class PostgresQueue(TaskQueue):
                 if found is not None:
                     answers.append((found[0], False))
                     continue
-            task_id = new_task_id()
+            task_id = task.task_id or new_task_id()
+            if task.dependencies or task.workflow_id is not None:
+                await insert()  # dependencies may be earlier tasks of this batch
+                waiting += await deps.insert_task(conn, task_id, task, now)
+                created_types.add(task.task_type)
+                answers.append((task_id, True))
+                continue
             rows.append(
                 (
                     task_id,
@@ -397,6 +424,8 @@ class PostgresQueue(TaskQueue):
             created_types.add(task.task_type)
             answers.append((task_id, True))
         await insert()
+        # Dependencies that completed, or failed for good, before the submit: settled now.
+        await deps.settle(conn, waiting, now, changes if changes is not None else DependentChanges())
         if created_types:  # delivered at commit, to every daemon listening
             await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, sorted(created_types)))
         return answers
@@ -452,7 +481,8 @@ class PostgresQueue(TaskQueue):
 
         async def work(conn: Connection) -> list[ClaimedTask]:
             claimed = []
-            for row in await (await conn.execute(self._claim_sql, params)).fetchall():
+            waited: list[str] = []
+            for *row, dependencies in await (await conn.execute(self._claim_sql, params)).fetchall():
                 task = ClaimedTask(*row)
                 data = encryption.reveal(task.data_json, self.cipher)
                 if data is None:  # a key this daemon lacks: fail it, saying so (a redrive runs it again)
@@ -469,9 +499,15 @@ class PostgresQueue(TaskQueue):
                     )
                     continue
                 claimed.append(task if data is task.data_json else replace(task, data_json=data))
-            return claimed
+                if dependencies:
+                    waited.append(task.id)
+            if not waited:
+                return claimed
+            # The dependencies' results are final: read after the claim, outside its statement.
+            found = await deps.message_dependencies(conn, waited, self.cipher)
+            return [replace(t, dependencies_json=found.get(t.id)) if t.id in found else t for t in claimed]
 
-        claimed = await self._run(work, transaction=False)  # one statement
+        claimed = await self._run(work, transaction=False)  # one statement (and one read)
         # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
         claimed.sort(key=self._claim_key)
         return claimed
@@ -485,18 +521,24 @@ class PostgresQueue(TaskQueue):
     async def record(
         self, transitions: Sequence[Transition], events: Sequence[TaskEvent], now: float
     ) -> None:
-        # The everyday group, completions only, is one statement: no transaction needed.
-        # A transition that carries a result outside COMPLETE is two statements (the result's
-        # row, then the task's): those need the transaction.
-        single = not events and (
-            all(self._completes(t) for t in transitions)
-            or (
-                len(transitions) == 1
-                and not self._completes(transitions[0])
-                and transitions[0].result_json is None
-            )
-        )
-        await self._run(lambda conn: self._record(conn, transitions, events, now), transaction=not single)
+        # The everyday group, completions only, was one statement without a transaction. Not any
+        # more: a completion releases its dependents, and a failure ends them, in the transaction
+        # that records it (a daemon killed between the two cannot lose them).
+        changes = DependentChanges()
+
+        async def work(conn: Connection) -> None:
+            await self._record(conn, transitions, events, now)
+            completed = [t.task_id for t in transitions if t.status is TaskStatus.COMPLETED]
+            if completed:
+                await deps.release(conn, completed, now, changes)
+            ended = [t.task_id for t in transitions if t.status in UNSUCCESSFUL_STATUSES]
+            if ended:
+                await deps.cascade(conn, ended, now, changes)
+            if changes:
+                await self._tell(conn, changes)
+
+        await self._run(work)
+        self._dependents_changed(changes)
 
     @staticmethod
     def _completes(t: Transition) -> bool:
@@ -601,12 +643,16 @@ class PostgresQueue(TaskQueue):
             found = await self._locked_status(conn, task_id)
             if found is None:
                 return None
-            if found[0] is TaskStatus.PENDING:
+            if found[0] in (TaskStatus.PENDING, TaskStatus.WAITING):
                 await conn.execute(sql.CANCEL, {"id": task_id, "now": now})
-                await self._announce(conn, [task_id])
+                await deps.cascade(conn, [task_id], now, changes)
+                await self._tell(conn, changes, [task_id])
             return found[0]
 
-        return await self._run(work)
+        changes = DependentChanges()
+        before = await self._run(work)
+        self._dependents_changed(changes)
+        return before
 
     async def cancel_elsewhere(self, task_id: str, now: float) -> bool:
         async def work(conn: Connection) -> bool:
@@ -626,14 +672,21 @@ class PostgresQueue(TaskQueue):
             found = await self._locked_status(conn, task_id)
             if found is None:
                 return None
+            if found[0] is not TaskStatus.COMPLETED:  # a completed one counts as met once gone
+                await deps.cascade(conn, [task_id], now, changes, verb="was deleted")
             await conn.execute(sql.DELETE_TASK, (task_id,))
             await conn.execute(sql.DELETE_EVENTS, (task_id,))
-            await self._announce(conn, [task_id])
+            await deps.delete_edges(conn, [task_id])
+            await self._tell(conn, changes, [task_id])
             if found[0] is TaskStatus.PROCESSING and found[1] != self.daemon_id:
                 await conn.execute(sql.NOTIFY, (sql.CANCEL_CHANNEL, [task_id]))
             return found[0]
 
-        return await self._run(work)
+        changes = DependentChanges()
+        now = time.time()
+        before = await self._run(work)
+        self._dependents_changed(changes)
+        return before
 
     async def redrive(self, task_id: str, now: float) -> TaskStatus | None:
         async def work(conn: Connection) -> TaskStatus | None:
@@ -642,12 +695,18 @@ class PostgresQueue(TaskQueue):
                 return None
             if found[0] in REDRIVABLE_STATUSES:
                 await conn.execute(sql.DROP_RESULT, {"id": task_id})
-                await conn.execute(sql.REDRIVE, {"id": task_id, "now": now})
+                row = await (await conn.execute(sql.REDRIVE, {"id": task_id, "now": now})).fetchone()
+                revived = await deps.after_redrive(conn, task_id, bool(row and row[0]), now)
+                changes.released += revived.released
+                changes.ended += revived.ended
                 await conn.execute(sql.NOTIFY, (sql.TASKS_CHANNEL, [found[2]]))
-                await self._announce(conn, [task_id])
+                await self._tell(conn, changes, [task_id])
             return found[0]
 
-        return await self._run(work)
+        changes = DependentChanges()
+        before = await self._run(work)
+        self._dependents_changed(changes)
+        return before
 
     # -- reads -----------------------------------------------------------------------
 
@@ -657,7 +716,9 @@ class PostgresQueue(TaskQueue):
             if row is None:
                 return None
             bodies = await (await conn.execute(sql.GET_EVENTS, (task_id,))).fetchall()
-            return row_to_record(row, [json.loads(body) for (body,) in bodies], self.cipher)
+            record = row_to_record(row, [json.loads(body) for (body,) in bodies], self.cipher)
+            record.depends_on = await deps.depends_on(conn, task_id)
+            return record
 
         return await self._run(work)
 

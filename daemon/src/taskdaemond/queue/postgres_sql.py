@@ -110,7 +110,7 @@ SET status = {_PROCESSING}, attempts = t.attempts + 1, started_at = %(now)s, upd
 FROM picked
 WHERE t.seq = picked.seq
 RETURNING t.id, t.task_type, {DATA_OF_TASK.format(table="t")}, t.attempts - 1, t.max_retries, t.priority,
-          t.seq, t.tags::text
+          t.seq, t.tags::text, t.dependencies
 """
 
 RELEASE = f"""
@@ -233,8 +233,10 @@ DELETE_EVENTS = "DELETE FROM events WHERE task_id = %s"
 
 REDRIVE = f"""
 UPDATE tasks
-SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, updated_at = %(now)s
+SET status = {_PENDING}, attempts = 0, run_at = %(now)s, finished_at = NULL, updated_at = %(now)s,
+    failed_by = NULL
 WHERE id = %(id)s
+RETURNING dependencies
 """
 
 #: A redriven task runs again from its data: the result of an earlier run goes.

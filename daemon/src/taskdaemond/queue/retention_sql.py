@@ -61,6 +61,8 @@ WITH victims AS (
     RETURNING t.id, t.status
 ), events_gone AS (
     DELETE FROM events WHERE task_id IN (SELECT id FROM gone)
+), edges_gone AS (
+    DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone)
 )
 SELECT status, count(*) FROM gone GROUP BY status
 """
@@ -86,6 +88,8 @@ POSTGRES_PRUNE_OLDEST = (
     RETURNING t.id, t.status
 ), events_gone AS (
     DELETE FROM events WHERE task_id IN (SELECT id FROM gone)
+), edges_gone AS (
+    DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone)
 )
 SELECT status, count(*) FROM gone GROUP BY status
 """

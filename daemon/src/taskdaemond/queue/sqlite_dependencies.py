@@ -222,7 +222,8 @@ def depends_on(db: sqlite3.Connection, task_id: str) -> list[str]:
     return [row[0] for row in db.execute(sql.DEPENDS_ON, (task_id,))]
 
 
-def _workflow(row: Sequence[Any]) -> WorkflowRecord:
+def workflow_of(row: Sequence[Any]) -> WorkflowRecord:
+    """A workflows row (WORKFLOW_COLUMNS of either engine) as a record without counts."""
     seq, workflow_id, name, on_failure, key, created_at = row
     return WorkflowRecord(
         id=workflow_id, name=name, on_failure=on_failure, created_at=created_at, seq=seq, idempotency_key=key
@@ -246,15 +247,9 @@ def add_counts(by_id: dict[str, WorkflowRecord], rows: Iterable[Sequence[Any]]) 
             record.finished_at = finished if record.finished_at is None else max(record.finished_at, finished)
 
 
-def get_workflow(db: sqlite3.Connection, workflow_id: str) -> WorkflowRecord | None:
-    row = db.execute(sql.GET_WORKFLOW, (workflow_id,)).fetchone()
-    if row is None:
-        return None
-    record = _workflow(row)
-    edges: dict[str, list[str]] = {}
-    for task_id, key in db.execute(sql.WORKFLOW_EDGES, (workflow_id,)):
-        edges.setdefault(task_id, []).append(key)
-    record.steps = [
+def steps_of(rows: Iterable[Sequence[Any]], edges: dict[str, list[str]]) -> list[WorkflowStep]:
+    """WORKFLOW_STEPS rows (either engine) as steps, each with the keys of its dependencies."""
+    return [
         WorkflowStep(
             step=step,
             task_id=task_id,
@@ -279,8 +274,19 @@ def get_workflow(db: sqlite3.Connection, workflow_id: str) -> WorkflowRecord | N
             finished_at,
             last_error,
             failed_by,
-        ) in db.execute(sql.WORKFLOW_STEPS, (workflow_id,))
+        ) in rows
     ]
+
+
+def get_workflow(db: sqlite3.Connection, workflow_id: str) -> WorkflowRecord | None:
+    row = db.execute(sql.GET_WORKFLOW, (workflow_id,)).fetchone()
+    if row is None:
+        return None
+    record = workflow_of(row)
+    edges: dict[str, list[str]] = {}
+    for task_id, key in db.execute(sql.WORKFLOW_EDGES, (workflow_id,)):
+        edges.setdefault(task_id, []).append(key)
+    record.steps = steps_of(db.execute(sql.WORKFLOW_STEPS, (workflow_id,)).fetchall(), edges)
     _add_counts(db, [record])
     return record
 
@@ -290,7 +296,7 @@ def list_workflows(db: sqlite3.Connection, limit: int, cursor: str | None) -> Wo
         rows = db.execute(sql.list_workflows_query(False), (limit + 1,)).fetchall()
     else:
         rows = db.execute(sql.list_workflows_query(True), (int(cursor), limit + 1)).fetchall()
-    records = [_workflow(row) for row in rows[:limit]]
+    records = [workflow_of(row) for row in rows[:limit]]
     if records:
         _add_counts(db, records)
     next_cursor = str(records[-1].seq) if len(rows) > limit and records else None
