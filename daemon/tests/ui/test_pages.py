@@ -242,3 +242,35 @@ def test_every_form_control_has_a_label(client: httpx.Client, daemon: Daemon) ->
         assert len(re.findall(r"<(?:input|select|textarea)\b", html)) == len(controls), (
             "every control has an id"
         )
+
+
+def test_workflows_pages_list_them_and_show_steps_with_their_dependencies(
+    client: httpx.Client, daemon: Daemon
+) -> None:
+    body = {
+        "name": "ui-etl",
+        "steps": [
+            {"name": "extract", "type": "echo", "data": {"echo": 1}},
+            {"name": "load", "type": "echo", "data": {"echo": 2}, "depends_on": ["extract"]},
+        ],
+    }
+    created = client.post("/workflows", json=body).json()
+    workflow_id = created["workflow_id"]
+    final(client, created["task_ids"]["load"])
+    listing = client.get("/ui/part/workflows").text
+    row = re.search(rf'<tr id="workflow-{workflow_id}".*?</tr>', listing, re.S)
+    assert row is not None, listing
+    assert "ui-etl" in row.group(0) and "status-completed" in row.group(0)
+    page = client.get(f"/ui/part/workflows/{workflow_id}").text
+    load = re.search(r'<tr id="step-load".*?</tr>', page, re.S)
+    assert load is not None, page
+    assert f'href="/ui/tasks/{created["task_ids"]["load"]}"' in load.group(0)
+    assert "<td>extract</td>" in load.group(0)
+    task_page = client.get(f"/ui/part/tasks/{created['task_ids']['load']}").text
+    assert f'href="/ui/workflows/{workflow_id}"' in task_page
+    assert f'href="/ui/tasks/{created["task_ids"]["extract"]}"' in task_page
+    assert client.get("/ui/part/workflows/nope").status_code == 404
+    for path in ("/ui/workflows", f"/ui/workflows/{workflow_id}"):
+        assert httpx.get(daemon.url + path).status_code == 200, path  # public shells
+    assert httpx.get(daemon.url + "/ui/part/workflows").status_code == 401
+    assert 'aria-current="page">Workflows' in client.get("/ui/workflows").text

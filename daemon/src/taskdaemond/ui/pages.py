@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskdaemond import __version__, defaults
-from taskdaemond.errors import InvalidTaskState, TaskNotFound
+from taskdaemond.errors import InvalidTaskState, TaskNotFound, WorkflowNotFound
 from taskdaemond.queue.models import TaskFilters, TaskRecord, iso
 from taskdaemond.service import TaskService
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
@@ -75,8 +75,15 @@ def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
 # -- public: page shells and assets --------------------------------------------------------
 
 #: The pages: path, template of the shell's title, and which nav entry is current.
-SHELLS = {"overview": "Overview", "tasks": "Tasks", "task": "Task", "schedules": "Schedules"}
-SHELL_PATH = re.compile(r"^/ui(/|/tasks|/tasks/[^/]+|/schedules)?$")
+SHELLS = {
+    "overview": "Overview",
+    "tasks": "Tasks",
+    "task": "Task",
+    "schedules": "Schedules",
+    "workflows": "Workflows",
+    "workflow": "Workflow",
+}
+SHELL_PATH = re.compile(r"^/ui(/|/tasks|/tasks/[^/]+|/schedules|/workflows|/workflows/[^/]+)?$")
 
 
 def shell_app(token_required: bool) -> Starlette:
@@ -99,6 +106,15 @@ def shell_app(token_required: bool) -> Starlette:
             "shell.html", page="schedules", part="/ui/part/schedules", token_required=token_required
         )
 
+    async def workflows(request: Request) -> HTMLResponse:
+        query = request.url.query
+        part = "/ui/part/workflows" + (f"?{query}" if query else "")
+        return render("shell.html", page="workflows", part=part, token_required=token_required)
+
+    async def workflow(request: Request) -> HTMLResponse:
+        part = f"/ui/part/workflows/{request.path_params['workflow_id']}"
+        return render("shell.html", page="workflow", part=part, token_required=token_required)
+
     return Starlette(
         routes=[
             Route("/ui", overview),
@@ -106,6 +122,8 @@ def shell_app(token_required: bool) -> Starlette:
             Route("/ui/tasks", tasks),
             Route("/ui/tasks/{task_id}", task),
             Route("/ui/schedules", schedules),
+            Route("/ui/workflows", workflows),
+            Route("/ui/workflows/{workflow_id}", workflow),
             Mount("/ui/static", StaticFiles(directory=STATIC)),
         ]
     )
@@ -154,6 +172,36 @@ async def overview_part(service: Service) -> HTMLResponse:
 @router.get("/schedules")
 async def schedules_part(service: Service) -> HTMLResponse:
     return render("schedules.html", schedules=await service.schedules())
+
+
+@router.get("/workflows")
+async def workflows_part(service: Service, cursor: str | None = None) -> HTMLResponse:
+    if cursor is not None and not cursor.isdigit():
+        cursor = None
+    page = await service.list_workflows(limit=defaults.DEFAULT_PAGE_SIZE, cursor=cursor)
+    return render(
+        "workflows.html", workflows=[w.to_api() for w in page.workflows], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/workflows/{workflow_id}")
+async def workflow_part(workflow_id: str, service: Service) -> HTMLResponse:
+    try:
+        workflow = (await service.get_workflow(workflow_id)).to_api()
+    except WorkflowNotFound:
+        return render("workflow.html", workflow=None, workflow_id=workflow_id, status_code=404)
+    return render("workflow.html", workflow=workflow, workflow_id=workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/redrive")
+async def workflow_redrive_part(workflow_id: str, service: Service) -> HTMLResponse:
+    try:
+        workflow = (await service.redrive_workflow(workflow_id)).to_api()
+    except WorkflowNotFound:
+        return render("workflow.html", workflow=None, workflow_id=workflow_id, status_code=404)
+    return render(
+        "workflow.html", workflow=workflow, workflow_id=workflow_id, message="Failed steps redriven."
+    )
 
 
 def _parse_time(text: str | None, problems: list[str], name: str) -> float | None:
