@@ -227,3 +227,31 @@ def test_cancel_and_redrive_from_the_page(
     page.locator("#status").filter(has_text="completed").wait_for()
     assert api.get(f"/api/tasks/{failing}").json()["status"] == "completed"
     page.context.close()
+
+
+def test_workflows_page_is_reached_from_the_menu_and_shows_the_steps(
+    browser: Any, daemon: Daemon, api: httpx.Client
+) -> None:
+    body = {
+        "name": "nightly-etl",
+        "steps": [
+            {"name": "extract", "type": "steps", "data": {"steps": 1}},
+            {"name": "clean", "type": "steps", "data": {"steps": 1}, "depends_on": ["extract"]},
+            {"name": "load", "type": "steps", "data": {"steps": 1}, "depends_on": ["clean", "extract"]},
+        ],
+    }
+    created = api.post("/workflows", json=body).json()
+    workflow_id = created["workflow_id"]
+    api.get(f"/api/tasks/{created['task_ids']['load']}", params={"wait": 30})
+    page = signed_in(browser)
+    page.goto(f"{daemon.url}/ui")
+    page.locator("#daemon-id").wait_for()
+    page.get_by_role("link", name="Workflows").click()
+    page.locator(f'tr[data-workflow="{workflow_id}"]').wait_for()
+    page.get_by_role("link", name=workflow_id).click()
+    load = page.locator("#step-load")
+    load.wait_for()
+    assert "clean, extract" in load.inner_text() and "completed" in load.inner_text()
+    page.context.close()
+    photograph(browser, f"{daemon.url}/ui/workflows", "workflows", f'tr[data-workflow="{workflow_id}"]')
+    photograph(browser, f"{daemon.url}/ui/workflows/{workflow_id}", "workflow", "#step-load")
