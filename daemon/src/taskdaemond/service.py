@@ -156,14 +156,10 @@ class TaskService:
             for step in order_steps(graph)
         )
         workflow = NewWorkflow(workflow_id, ordered, name, on_failure, idempotency_key)
-        found, created = await self._queue.submit_workflow(workflow, time.time())
-        if created:
-            received: dict[str, int] = {}
-            for task in ordered:
-                received[task.task_type] = received.get(task.task_type, 0) + 1
-            for task_type, count in received.items():
-                self._metrics.tasks_received.labels(task_type).inc(count)
-            self.news.publish(ids.values())
+        now = time.time()
+        found, created = await self._queue.submit_workflow(workflow, now)
+        if created:  # counted, and the steps without dependencies are due
+            self.enqueued(ordered, [(task.task_id or "", True) for task in ordered], now)
         return await self.get_workflow(found)
 
     async def get_workflow(self, workflow_id: str) -> WorkflowRecord:
