@@ -245,3 +245,22 @@ def test_a_workflow_with_an_unknown_dependency_leaves_nothing(make_queue: QueueF
         assert (await q.list(status=None, task_type=None, limit=10, cursor=None)).tasks == []
 
     run(make_queue("fifo"), scenario)
+
+
+def test_retention_never_prunes_a_waiting_task_and_pruning_a_dependency_drops_only_its_edges(
+    make_queue: QueueFactory,
+) -> None:
+    async def scenario(q: TaskQueue) -> None:
+        [(a, _), (b, _)] = await q.submit([new(), new()], NOW)
+        [(c, _)] = await q.submit([after(a, b)], NOW)
+        await complete(q, a, "A")
+        everything = dict.fromkeys((TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED), NOW + 10)
+        assert await q.prune(everything, 100) == {TaskStatus.COMPLETED: 1}
+        assert await status(q, c) is TaskStatus.WAITING
+        await complete(q, b, "B")  # the pruned dependency had completed: it counts as met
+        [claimed] = await q.claim("echo", 10, NOW)
+        assert claimed.dependencies_json is not None
+        assert json.loads(claimed.dependencies_json)[a]["result"] is None  # pruned: no result left
+        assert json.loads(claimed.dependencies_json)[b]["result"] == "B"
+
+    run(make_queue("fifo"), scenario)
