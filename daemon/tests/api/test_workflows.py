@@ -148,9 +148,10 @@ def test_a_cycle_is_named_step_by_step(client: httpx.Client) -> None:
 def test_a_failed_step_fails_the_workflow_and_redrive_revives_it(
     client: httpx.Client, tmp_path: Path
 ) -> None:
+    fixed = tmp_path / "fixed"
     body = {
         "steps": [
-            {"name": "first", "type": "echo", "data": {"fail": "once"}, "max_retries": 0},
+            {"name": "first", "type": "echo", "data": {"fail_until": str(fixed)}, "max_retries": 0},
             {"name": "second", "type": "echo", "depends_on": ["first"]},
         ],
         "on_failure": "cancel",
@@ -161,6 +162,18 @@ def test_a_failed_step_fails_the_workflow_and_redrive_revives_it(
     assert "dependency 'first'" in second["last_error"]
     record = client.get(f"/api/workflows/{created['workflow_id']}").json()
     assert record["status"] == "failed"
+    by_step = {s["step"]: s for s in record["steps"]}
+    assert by_step["second"]["failed_by"] == created["task_ids"]["first"]
     assert client.get("/api/workflows/nope").status_code == 404
-    redriven = client.post(f"/api/workflows/{created['workflow_id']}/redrive").json()
-    assert {s["step"]: s["status"] for s in redriven["steps"]}["second"] == "waiting"
+    fixed.touch()  # the cause is fixed: the redrive runs first again, then second
+    redriven = client.post(f"/api/workflows/{created['workflow_id']}/redrive")
+    assert redriven.status_code == 200
+    assert wait(client, created["task_ids"]["second"])["status"] == "completed"
+    done = wait_until(
+        lambda: (
+            (r := client.get(f"/api/workflows/{created['workflow_id']}").json())["status"] == "completed"
+            and r
+        ),
+        what="the redriven workflow completed",
+    )
+    assert [s["attempts"] for s in done["steps"]] == [1, 1]

@@ -550,10 +550,11 @@ class SqliteQueue(TaskQueue):
         return record
 
     async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
-        return await self._call(lambda: deps.get_workflow(self.db, workflow_id))
+        # On the reader: a workflow of thousands of steps is read without holding up claims.
+        return await self._read(lambda reader: deps.get_workflow(reader, workflow_id))
 
     async def list_workflows(self, limit: int, cursor: str | None) -> WorkflowPage:
-        return await self._call(lambda: deps.list_workflows(self.db, limit, cursor))
+        return await self._read(lambda reader: deps.list_workflows(reader, limit, cursor))
 
     async def list(
         self,
