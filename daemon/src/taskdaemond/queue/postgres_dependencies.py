@@ -14,7 +14,7 @@ from taskdaemond import encryption
 from taskdaemond.dependencies import UnknownDependencies, failure_error, failure_message, message_json
 from taskdaemond.queue import postgres_dependencies_sql as sql
 from taskdaemond.queue.models import DependentChanges, NewTask, NewWorkflow, WorkflowPage, WorkflowRecord
-from taskdaemond.queue.sqlite_dependencies import add_counts, steps_of, workflow_of
+from taskdaemond.queue.sqlite_dependencies import add_counts, steps_of, task_row, workflow_of
 from taskdaemond.statuses import TaskStatus
 
 Connection = psycopg.AsyncConnection[Any]
@@ -34,27 +34,7 @@ async def insert_task(conn: Connection, task_id: str, task: NewTask, now: float)
         missing = [dep_id for dep_id in ids if dep_id not in found]
         if missing:
             raise UnknownDependencies(missing)
-    status = TaskStatus.WAITING if task.dependencies else TaskStatus.PENDING
-    inserted = await conn.execute(
-        sql.INSERT_TASK,
-        (
-            task_id,
-            task.task_type,
-            status.value,
-            task.priority,
-            task.max_retries,
-            now + task.delay,
-            task.idempotency_key,
-            now,
-            now,
-            task.tags_json,
-            task.workflow_id,
-            task.step,
-            task.on_dependency_failure,
-            len(task.dependencies),
-            int(task.encrypted),
-        ),
-    )
+    inserted = await conn.execute(sql.INSERT_TASK, task_row(task_id, task, now))
     row = await inserted.fetchone()
     assert row is not None, "INSERT ... RETURNING returns the row"
     await conn.execute(sql.INSERT_DATA, (row[0], task.data_json))

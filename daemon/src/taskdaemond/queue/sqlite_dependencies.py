@@ -25,6 +25,29 @@ from taskdaemond.statuses import UNSUCCESSFUL_STATUSES, TaskStatus
 # -- submit ----------------------------------------------------------------------------------
 
 
+def task_row(task_id: str, task: NewTask, now: float) -> tuple[Any, ...]:
+    """The parameters of both engines' INSERT_TASK for a task with dependencies or a workflow:
+    it waits while any dependency is unfinished."""
+    status = TaskStatus.WAITING if task.dependencies else TaskStatus.PENDING
+    return (
+        task_id,
+        task.task_type,
+        status.value,
+        task.priority,
+        task.max_retries,
+        now + task.delay,
+        task.idempotency_key,
+        now,
+        now,
+        task.tags_json,
+        task.workflow_id,
+        task.step,
+        task.on_dependency_failure,
+        len(task.dependencies),
+        int(task.encrypted),
+    )
+
+
 def insert_task(db: sqlite3.Connection, task_id: str, task: NewTask, now: float) -> list[str]:
     """Insert a task that has dependencies or belongs to a workflow, with its edges; raises
     UnknownDependencies. Returns the task's id when it must be settled (it has dependencies)."""
@@ -35,27 +58,7 @@ def insert_task(db: sqlite3.Connection, task_id: str, task: NewTask, now: float)
         missing = [dep_id for dep_id in ids if dep_id not in found]
         if missing:
             raise UnknownDependencies(missing)
-    status = TaskStatus.WAITING if task.dependencies else TaskStatus.PENDING
-    [(seq,)] = db.execute(
-        sql.INSERT_TASK,
-        (
-            task_id,
-            task.task_type,
-            status.value,
-            task.priority,
-            task.max_retries,
-            now + task.delay,
-            task.idempotency_key,
-            now,
-            now,
-            task.tags_json,
-            task.workflow_id,
-            task.step,
-            task.on_dependency_failure,
-            len(task.dependencies),
-            int(task.encrypted),
-        ),
-    ).fetchall()
+    [(seq,)] = db.execute(sql.INSERT_TASK, task_row(task_id, task, now)).fetchall()
     db.execute(sql.INSERT_DATA, (seq, task.data_json))
     db.executemany(
         sql.INSERT_EDGE, [(task_id, dep_id, key, found[dep_id]) for key, dep_id in task.dependencies]
