@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from taskdaemond.queue import NewTask, Transition, postgres_sql
+from taskdaemond.queue import ClaimedTask, NewTask, Transition, postgres_sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue.postgres import PostgresQueue
 from taskdaemond.statuses import TaskStatus
@@ -86,6 +86,38 @@ def test_an_expired_lease_is_reclaimed_by_another_daemon_and_the_late_outcome_is
         finally:
             await dead.close()
             await alive.close()
+
+    asyncio.run(main())
+
+
+def test_a_submit_takes_its_tasks_before_its_notify_wakes_the_claim_loop(postgres_url: str) -> None:
+    # The daemon's claim loop claims when a notify says tasks came: had the submit's own claim run
+    # after the submit's commit, the two claims would race, each skipping the rows the other had
+    # locked, and the tasks would reach the handler out of submission order.
+    async def main() -> None:
+        queue = PostgresQueue(postgres_url)
+        woken: list[asyncio.Task[list[ClaimedTask]]] = []
+        queue.bind(
+            "d", on_new_tasks=lambda t: woken.append(asyncio.create_task(queue.claim(t, 10, time.time())))
+        )
+        await queue.open()
+        try:
+            await asyncio.wait_for(queue.listening.wait(), 10)
+            for round_ in range(5):
+                answers, claimed = await queue.submit_and_claim(
+                    [new() for _ in range(4)], time.time(), "echo", 1
+                )
+                for _ in range(200):  # the notify, within 10 s
+                    if len(woken) > round_:
+                        break
+                    await asyncio.sleep(0.05)
+                assert len(woken) == round_ + 1, "no notify came for the submit"
+                by_the_loop = await woken[round_]
+                ids = [task_id for task_id, _ in answers]
+                assert [t.id for t in claimed] == ids[:1]
+                assert [t.id for t in by_the_loop] == ids[1:]
+        finally:
+            await queue.close()
 
     asyncio.run(main())
 

@@ -471,6 +471,33 @@ class PostgresQueue(TaskQueue):
         return await self._run(work, retry=False)
 
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
+        # One statement (and one read): no transaction of its own.
+        claimed = await self._run(lambda conn: self._claim(conn, task_type, limit, now), transaction=False)
+        # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
+        claimed.sort(key=self._claim_key)
+        return claimed
+
+    async def submit_and_claim(
+        self, tasks: Sequence[NewTask], now: float, task_type: str, limit: int
+    ) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
+        """Both in one transaction: the notify that wakes this daemon's claim loop is sent at its
+        commit, once this claim has taken its tasks. (A claim of its own after the submit's commit
+        raced the loop's: each skipped the rows the other had locked, and the tasks reached the
+        instance out of order.)"""
+        changes = DependentChanges()
+
+        async def work(conn: Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
+            answers = await self._submit(conn, tasks, now, changes)
+            claimed = await self._claim(conn, task_type, limit, now)
+            await self._tell(conn, changes, [task_id for task_id, created in answers if created])
+            return answers, claimed
+
+        answers, claimed = await self._run(work, retry=False)  # as submit: not retried
+        self._dependents_changed(changes)
+        claimed.sort(key=self._claim_key)
+        return answers, claimed
+
+    async def _claim(self, conn: Connection, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         params = {
             "task_type": task_type,
             "limit": limit,
@@ -478,39 +505,32 @@ class PostgresQueue(TaskQueue):
             "daemon": self.daemon_id,
             "lease": self.lease_seconds,
         }
-
-        async def work(conn: Connection) -> list[ClaimedTask]:
-            claimed = []
-            waited: list[str] = []
-            for *row, dependencies in await (await conn.execute(self._claim_sql, params)).fetchall():
-                task = ClaimedTask(*row)
-                data = encryption.reveal(task.data_json, self.cipher)
-                if data is None:  # a key this daemon lacks: fail it, saying so (a redrive runs it again)
-                    error = encryption.unreadable_error(task.attempt, self.cipher, now)
-                    await conn.execute(
-                        sql.FAIL_UNREADABLE,
-                        {
-                            "error_text": error.error,
-                            "error": error.to_json(),
-                            "now": now,
-                            "seq": task.seq,
-                            "daemon": self.daemon_id,
-                        },
-                    )
-                    continue
-                claimed.append(task if data is task.data_json else replace(task, data_json=data))
-                if dependencies:
-                    waited.append(task.id)
-            if not waited:
-                return claimed
-            # The dependencies' results are final: read after the claim, outside its statement.
-            found = await deps.message_dependencies(conn, waited, self.cipher)
-            return [replace(t, dependencies_json=found.get(t.id)) if t.id in found else t for t in claimed]
-
-        claimed = await self._run(work, transaction=False)  # one statement (and one read)
-        # RETURNING does not keep the ORDER BY of the sub-select: put the order back.
-        claimed.sort(key=self._claim_key)
-        return claimed
+        claimed = []
+        waited: list[str] = []
+        for *row, dependencies in await (await conn.execute(self._claim_sql, params)).fetchall():
+            task = ClaimedTask(*row)
+            data = encryption.reveal(task.data_json, self.cipher)
+            if data is None:  # a key this daemon lacks: fail it, saying so (a redrive runs it again)
+                error = encryption.unreadable_error(task.attempt, self.cipher, now)
+                await conn.execute(
+                    sql.FAIL_UNREADABLE,
+                    {
+                        "error_text": error.error,
+                        "error": error.to_json(),
+                        "now": now,
+                        "seq": task.seq,
+                        "daemon": self.daemon_id,
+                    },
+                )
+                continue
+            claimed.append(task if data is task.data_json else replace(task, data_json=data))
+            if dependencies:
+                waited.append(task.id)
+        if not waited:
+            return claimed
+        # The dependencies' results are final: read after the claim, outside its statement.
+        found = await deps.message_dependencies(conn, waited, self.cipher)
+        return [replace(t, dependencies_json=found.get(t.id)) if t.id in found else t for t in claimed]
 
     async def release(self, task_ids: Sequence[str]) -> None:
         if not task_ids:
