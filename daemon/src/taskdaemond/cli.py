@@ -20,15 +20,16 @@ import sys
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import httpx
-
-from taskdaemond import __version__, cli_live, defaults, scaffold
+from taskdaemond import __version__, defaults, scaffold
 from taskdaemond.config import Config, check_runnable, command_warning, find_config_path, load_config
 from taskdaemond.errors import ConfigError
 from taskdaemond.statuses import FINAL_STATUSES, StatusFilter, TaskStatus
 from taskdaemond.tags import parse_tag_assignment, parse_tag_filter
+
+if TYPE_CHECKING:
+    import httpx
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -135,6 +136,10 @@ def request(
     params: dict[str, Any] | None = None,
     timeout: float = 30.0,
 ) -> httpx.Response:
+    # httpx and rich (cli_live) are imported by the client commands that use them: `serve` would
+    # otherwise carry them, about 4 MiB of the idle daemon's memory.
+    import httpx  # noqa: PLC0415
+
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
         with httpx.Client(base_url=args.url, timeout=timeout, headers=headers) as client:
@@ -187,6 +192,10 @@ def follow_task(args: argparse.Namespace, task_id: str, seconds: float) -> dict[
     if not args.json:
         started = time.monotonic()
         headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+
+        import httpx  # noqa: PLC0415 - see request()
+
+        from taskdaemond import cli_live  # noqa: PLC0415
 
         def connect(extra: dict[str, str], read_timeout: float) -> AbstractContextManager[httpx.Response]:
             timeout = httpx.Timeout(10.0, read=read_timeout)
@@ -424,6 +433,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         # task's logs and progress from its record.
         task = submit_and_wait(args, body, args.wait)
         if not args.json:
+            from taskdaemond import cli_live  # noqa: PLC0415 - see request()
+
             cli_live.replay(task)
         return show_task(args, task, waited=True, logs=False)
     task_id = request(args, "POST", "/queue", body=body).json()["task_id"]
@@ -460,6 +471,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         print_json(page)
         return EXIT_OK
     if sys.stdout.isatty():
+        from taskdaemond import cli_live  # noqa: PLC0415 - see request()
+
         cli_live.tasks_table(page["tasks"])
         if page.get("next_cursor"):
             print(f"more: --cursor {page['next_cursor']}")
@@ -526,6 +539,8 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         print("no schedules: add a [schedules.<name>] table to handlers.toml")
         return EXIT_OK
     if sys.stdout.isatty():
+        from taskdaemond import cli_live  # noqa: PLC0415 - see request()
+
         cli_live.rows_table(SCHEDULE_COLUMNS, schedule_rows(schedules))
         return EXIT_OK
     print(table(schedule_rows(schedules), SCHEDULE_COLUMNS))

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from taskdaemond import cli_live, defaults
+from taskdaemond import defaults
 from taskdaemond.cli import (
     EXIT_OK,
     EXIT_TASK_FAILED,
@@ -83,6 +83,8 @@ def step_rows(steps: list[dict[str, Any]]) -> list[list[str]]:
 
 def show(columns: list[str], rows: list[list[str]]) -> None:
     if sys.stdout.isatty():
+        from taskdaemond import cli_live  # noqa: PLC0415 - see cli.request()
+
         cli_live.rows_table(columns, rows)
     else:
         print(table(rows, columns))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskdaemond import jsonfast
-from taskdaemond.schemas import fast_validator
+from taskdaemond.schemas import fast_check, validator
 
 RESULT_SCHEMA = "result.schema.json"
 EVENT_SCHEMA = "event.schema.json"
@@ -94,19 +94,30 @@ def classify_line(raw: bytes) -> StdoutLine | None:  # noqa: PLR0911 - one retur
     if not isinstance(message, dict):
         return SkippedLine("handler output", _short(raw))
     if "status" in message:
-        result_validator = fast_validator(RESULT_SCHEMA)
-        if result_validator.is_valid(message):
-            return ResultLine(message)
-        problems = sorted(result_validator.iter_errors(message), key=lambda e: -len(e.instance_path))
-        where = ".".join(str(p) for p in problems[0].instance_path)
-        detail = f"{where}: {problems[0].message}" if where else problems[0].message
-        return InvalidResultLine(f"result breaks result.schema.json: {detail}", _short(raw))
+        return _result_line(message, raw)
     if "event" in message:
-        if message["event"] not in KNOWN_EVENTS:
-            return SkippedLine(f"unknown event kind {message['event']!r}", _short(raw))
-        event_validator = fast_validator(EVENT_SCHEMA)
-        if event_validator.is_valid(message):
-            return EventLine(message)
-        first = next(iter(event_validator.iter_errors(message)))
-        return SkippedLine(f"malformed event: {first.message}", _short(raw))
+        return _event_line(message, raw)
     return SkippedLine("handler output", _short(raw))
+
+
+def _result_line(message: dict[str, Any], raw: bytes) -> ResultLine | InvalidResultLine:
+    if fast_check(RESULT_SCHEMA)(message):
+        return ResultLine(message)
+    # Refused: the reference validator says what is wrong, deepest problem first.
+    problems = sorted(validator(RESULT_SCHEMA).iter_errors(message), key=lambda e: -len(e.absolute_path))
+    if not problems:  # the reference has the last word (tests/test_protocol.py: they agree)
+        return ResultLine(message)
+    where = ".".join(str(p) for p in problems[0].absolute_path)
+    detail = f"{where}: {problems[0].message}" if where else problems[0].message
+    return InvalidResultLine(f"result breaks result.schema.json: {detail}", _short(raw))
+
+
+def _event_line(message: dict[str, Any], raw: bytes) -> EventLine | SkippedLine:
+    if message["event"] not in KNOWN_EVENTS:
+        return SkippedLine(f"unknown event kind {message['event']!r}", _short(raw))
+    if fast_check(EVENT_SCHEMA)(message):
+        return EventLine(message)
+    first = next(iter(validator(EVENT_SCHEMA).iter_errors(message)), None)
+    if first is None:
+        return EventLine(message)
+    return SkippedLine(f"malformed event: {first.message}", _short(raw))

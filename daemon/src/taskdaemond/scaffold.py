@@ -20,8 +20,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 #: A task type, as handlers.toml's schema allows it (``[handlers.<task_type>]``).
 TASK_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$")
 
@@ -112,6 +110,8 @@ def generate(name: str, language: str, directory: Path, *, sdk_path: Path | None
         msg = f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}"
         raise ScaffoldError(msg)
     check_directory(directory)
+    import jinja2  # noqa: PLC0415 - only this command needs it, not every `taskdaemond` run
+
     # Source code, not HTML: nothing to escape.
     environment = jinja2.Environment(
         undefined=jinja2.StrictUndefined,

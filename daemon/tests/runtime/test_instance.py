@@ -103,7 +103,7 @@ def test_garbage_and_unknown_events_are_skipped_and_the_real_result_is_used() ->
 def test_result_that_breaks_the_schema_is_a_protocol_error() -> None:
     outcome, _, _ = asyncio.run(run_one(handler("garbage"), {"bad": True}))
     assert isinstance(outcome, ProtocolViolation)
-    assert "ProtocolError" in outcome.error and '"result" is a required property' in outcome.error
+    assert "ProtocolError" in outcome.error and "'result' is a required property" in outcome.error
     assert not outcome.restart
 
 

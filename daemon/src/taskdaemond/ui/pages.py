@@ -7,11 +7,11 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.applications import Starlette
@@ -26,16 +26,11 @@ from taskdaemond.service import TaskService
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 from taskdaemond.tags import parse_tag_filter
 
+if TYPE_CHECKING:
+    import jinja2
+
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-
-templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _pretty(value: Any) -> str:
@@ -54,10 +49,24 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{round(value * 100)}%"
 
 
-templates.filters["pretty"] = _pretty
-templates.filters["when"] = _when
-templates.filters["percent"] = _percent
-templates.globals["version"] = __version__
+@cache
+def templates() -> jinja2.Environment:
+    """The pages' templates, loaded on the first page asked for: an API-only daemon never holds
+    jinja2 (about 2 MiB)."""
+    import jinja2  # noqa: PLC0415
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["pretty"] = _pretty
+    environment.filters["when"] = _when
+    environment.filters["percent"] = _percent
+    environment.globals["version"] = __version__
+    return environment
 
 
 def _task_service(request: Request) -> TaskService:
@@ -69,7 +78,7 @@ Service = Annotated[TaskService, Depends(_task_service)]
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(templates.get_template(name).render(**context), status_code=status_code)
+    return HTMLResponse(templates().get_template(name).render(**context), status_code=status_code)
 
 
 # -- public: page shells and assets --------------------------------------------------------
