@@ -3,6 +3,7 @@
 Run on demand (not part of `make test`):
 
     .venv/bin/python bench/daemon_quick.py [--tasks 10000] [--batch 500] [--handlers sdk raw]
+        [--prefetch 1 16]
 
 For two echo handlers, the Python SDK's (`handlers/sdk_echo.py`) and a hand-written loop with
 no SDK (`handlers/raw_echo.py`: a higher ceiling, so more of the daemon's own cost shows), and
@@ -18,6 +19,10 @@ completion, over the tasks completed; and the handler processes' CPU per task (a
 together), since on a small machine the daemon and its handlers share the cores. It prints the
 ratios issue 19 targets, in the same run: with 2 instances on SQLite, sqlite/ceiling >= 0.8
 (SDK echo) and >= 0.6 (raw echo); and memory/sqlite <= 1.5.
+
+`--prefetch N...` sets the handlers' `prefetch` (tasks written to an instance ahead of the one in
+hand; default 1, one in flight as in the ceiling); with several values each is a row of its own,
+measured interleaved with the others against the same ceiling.
 
 `--profile DIR` runs each daemon under cProfile (its main thread; DIR/<handler>-<queue>-<n>.prof);
 for every thread and no overhead to speak of, attach py-spy to the daemon's pid instead
@@ -233,6 +238,13 @@ def main() -> None:
         help="runs of each measurement, interleaved; the best is kept (machines are noisy)",
     )
     parser.add_argument(
+        "--prefetch",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="the handlers' prefetch (handlers.toml); several values: a row each, interleaved",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="run each daemon under cProfile, profiles in this folder"
     )
     args = parser.parse_args()
@@ -246,37 +258,43 @@ def main() -> None:
         )
         columns = "".join(f"  {queue:>7}  {'us':>4}  {'h-us':>4}" for queue in args.queues)
         print(
-            f"{'handler':>7}  {'n':>2}  {'ceiling':>7}{columns}  {'sqlite/ceiling':>14}  "
+            f"{'handler':>7}  {'n':>2}  {'pf':>2}  {'ceiling':>7}{columns}  {'sqlite/ceiling':>14}  "
             f"{'memory/sqlite':>13}"
         )
         verdicts = []
         for name in args.handlers:
             for instances in args.instances:
                 top = 0.0
-                runs: dict[str, list[Drained]] = {queue: [] for queue in args.queues}
+                runs: dict[tuple[int, str], list[Drained]] = {
+                    (prefetch, queue): [] for prefetch in args.prefetch for queue in args.queues
+                }
                 for n in range(args.repeat):
                     top = max(top, asyncio.run(ceiling(HANDLERS[name], instances, args.tasks)))
-                    for queue in args.queues:
+                    for (prefetch, queue), drained in runs.items():
                         profile = (
-                            args.profile / f"{name}-{queue}-{instances}-{n}.prof" if args.profile else None
+                            args.profile / f"{name}-{queue}-{instances}-pf{prefetch}-{n}.prof"
+                            if args.profile
+                            else None
                         )
-                        run = Run(queue, instances, args.tasks, args.batch, profile)
-                        runs[queue].append(through_daemon(HANDLERS[name], workdir, run))
-                got = {queue: max(drained, key=lambda d: d.rate) for queue, drained in runs.items()}
-                cells = "".join(
-                    f"  {d.rate:>7.0f}  {d.cpu_us:>4.0f}  {d.handlers_us:>4.0f}" for d in got.values()
-                )
-                sqlite = got["sqlite"].rate if "sqlite" in got else float("nan")
-                memory = got["memory"].rate if "memory" in got else float("nan")
-                print(
-                    f"{name:>7}  {instances:>2}  {top:>7.0f}{cells}  "
-                    f"{sqlite / top:>14.2f}  {memory / sqlite:>13.2f}",
-                    flush=True,
-                )
-                if instances == TARGET_INSTANCES and "sqlite" in got:
-                    verdicts.append(
-                        f"{name} x{instances} sqlite/ceiling {sqlite / top:.2f} (>= {TARGETS[name]:.2f})"
+                        run = Run(queue, instances, args.tasks, args.batch, profile, prefetch)
+                        drained.append(through_daemon(HANDLERS[name], workdir, run))
+                for prefetch in args.prefetch:
+                    got = {queue: best(runs[prefetch, queue]) for queue in args.queues}
+                    cells = "".join(
+                        f"  {d.rate:>7.0f}  {d.cpu_us:>4.0f}  {d.handlers_us:>4.0f}" for d in got.values()
                     )
+                    sqlite = got["sqlite"].rate if "sqlite" in got else float("nan")
+                    memory = got["memory"].rate if "memory" in got else float("nan")
+                    print(
+                        f"{name:>7}  {instances:>2}  {prefetch:>2}  {top:>7.0f}{cells}  "
+                        f"{sqlite / top:>14.2f}  {memory / sqlite:>13.2f}",
+                        flush=True,
+                    )
+                    if instances == TARGET_INSTANCES and "sqlite" in got:
+                        verdicts.append(
+                            f"{name} x{instances} prefetch {prefetch} sqlite/ceiling {sqlite / top:.2f} "
+                            f"(>= {TARGETS[name]:.2f})"
+                        )
         print("targets (issue 19): " + "; ".join([*verdicts, "memory/sqlite <= 1.50"]))
 
 

@@ -129,6 +129,8 @@ class HandlerPool:
         self._engine_executable = engine_executable
         self.slots = [Slot(index) for index in range(handler.instances)]
         self._next = 0  # round-robin position
+        #: Room at which a busy instance is written more tasks (see _top_up): half its prefetch.
+        self._refill_at = max(1, handler.prefetch // 2)
         self._stopping = False
         self._stop_event = asyncio.Event()
         self._changed = asyncio.Event()
@@ -375,7 +377,12 @@ class HandlerPool:
         """After an answer, write the next tasks to this instance until it holds ``prefetch``
         of them: only while no instance is idle (an idle one is fed first, by the selection
         strategy, through the dispatcher), so this is the instance any strategy would pick
-        (no round trip through the dispatcher)."""
+        (no round trip through the dispatcher).
+
+        An instance still holding half its prefetch is left alone: refilled later, several lines
+        at once, they go to the handler in one write instead of one write per answer."""
+        if slot.written and self._room(slot) < self._refill_at:
+            return
         while self._room(slot) and not self.idle_count:
             following = self._feed.next_task(self.task_type)
             if following is None:

@@ -119,6 +119,9 @@ class HandlerInstance:
         #: Task lines written by write_task() and not yet run, oldest first: (task id, loop time
         #: written). The handler reads them in order; run() for each then only reads the answer.
         self._written: deque[tuple[str, float]] = deque()
+        #: Lines of tasks written behind one in hand, gathered during one turn of the event loop
+        #: and written together at its end (None: no write is pending).
+        self._pending_lines: list[bytes] | None = None
         self._answered_at = 0.0  # loop time the last result line was read
         self._timed_out: str | None = None  # why the attempt in hand was stopped at its timeout
 
@@ -296,14 +299,30 @@ class HandlerInstance:
         process = self._process
         assert process is not None
         assert process.stdin is not None
-        self._written.append((task_id, asyncio.get_running_loop().time()))
+        loop = asyncio.get_running_loop()
+        self._written.append((task_id, loop.time()))
         if process.stdin.is_closing():
             return  # the handler is gone: the run of the task in hand reports it
-        process.stdin.write(
-            task_line(
-                task_id, self._type_json, data_json, attempt, tags_json, dependencies_json=dependencies_json
-            )
+        line = task_line(
+            task_id, self._type_json, data_json, attempt, tags_json, dependencies_json=dependencies_json
         )
+        if self._pending_lines is not None:
+            self._pending_lines.append(line)
+        elif self.current_task_id is not None or len(self._written) > 1:
+            # The handler reads this line only once it has answered the task in hand or those
+            # written before it: the lines written in this turn of the loop go in one write, one
+            # wake-up of the handler instead of one per line (the pipe write, and the handler
+            # taking the core from the daemon inside it, was the daemon's largest cost).
+            self._pending_lines = [line]
+            loop.call_soon(self._write_pending)
+        else:  # the handler may be waiting for it: at once
+            process.stdin.write(line)
+
+    def _write_pending(self) -> None:
+        lines, self._pending_lines = self._pending_lines, None
+        process = self._process
+        if lines and process is not None and process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.write(b"".join(lines))
 
     def _take_written(self, task_id: str) -> float | None:
         """When ``task_id``'s line was written by write_task() (loop time), or None if it was
