@@ -20,7 +20,7 @@ for tool in ruby node; do
     command -v "$tool" >/dev/null || { echo "bench setup: $tool is missing: run 'make setup' first" >&2; exit 2; }
 done
 
-inputs="requirements.txt ../sdks/python/pyproject.toml ../daemon/pyproject.toml"
+inputs="setup.sh requirements.txt ../sdks/python/pyproject.toml ../daemon/pyproject.toml"
 hash=$(cat $inputs | sha256sum | cut -c1-16)
 if [ -x .venv/bin/python ] && [ "$(cat .venv/.stamp 2>/dev/null)" = "$hash" ]; then
     exit 0
@@ -31,6 +31,7 @@ python=python3
 rm -rf .venv
 "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements.txt -e ../sdks/python -e ../daemon
+# The daemon with its postgres extra: bench/postgres_queue.py runs daemons on PostgreSQL.
+.venv/bin/python -m pip install -q -r requirements.txt -e ../sdks/python -e "../daemon[postgres]"
 echo "$hash" > .venv/.stamp
 echo "bench setup: bench/.venv ready" >&2

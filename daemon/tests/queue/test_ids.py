@@ -10,7 +10,9 @@ from taskdaemond.queue.ids import new_task_id
 
 def test_a_task_id_is_a_version_7_uuid_with_its_creation_time() -> None:
     now_ns = 1_796_000_000_123_456_789
-    parsed = uuid.UUID(new_task_id(now_ns))
+    task_id = new_task_id(now_ns)
+    parsed = uuid.UUID(task_id)
+    assert task_id == str(parsed)  # the canonical form: lowercase, 8-4-4-4-12
     assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
     assert parsed.int >> 80 == now_ns // 1_000_000
 

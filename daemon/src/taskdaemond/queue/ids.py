@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 _RANDOM_A_BITS = 12
 _RANDOM_B_BITS = 62
@@ -25,4 +24,7 @@ def new_task_id(now_ns: int | None = None) -> str:
     random_a = (random >> _RANDOM_B_BITS) & ((1 << _RANDOM_A_BITS) - 1)
     random_b = random & ((1 << _RANDOM_B_BITS) - 1)
     value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | random_a << 64 | 0b10 << 62 | random_b
-    return str(uuid.UUID(int=value))
+    # The canonical 8-4-4-4-12 form, as str(uuid.UUID(int=value)) gives it, without building and
+    # checking a UUID object: one is made per task submitted (4.6 -> 2.7 us).
+    digits = f"{value:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
