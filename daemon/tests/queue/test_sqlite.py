@@ -153,3 +153,56 @@ def test_commits_leave_the_wal_checkpoint_to_a_pass_beside_the_writer(tmp_path: 
     autocheckpoint, file_size = asyncio.run(main())
     assert autocheckpoint == 0
     assert file_size > len(data)  # the task's data reached the database file while the daemon ran
+
+
+# -- calls on the event loop, and on the writer's thread -------------------------------------
+
+
+def new_task(data_json: str = "{}") -> NewTask:
+    return NewTask(task_type="echo", data_json=data_json, priority=50, max_retries=3)
+
+
+def test_a_write_lock_held_elsewhere_is_waited_for_on_the_thread_not_on_the_loop(tmp_path: Path) -> None:
+    # Everyday calls run on the event loop; one that finds another connection holding the write
+    # lock goes to the writer's thread and waits there: the loop goes on meanwhile.
+    path = tmp_path / "q.db"
+
+    async def main() -> None:
+        queue = SqliteQueue(path)
+        await queue.open()
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process, say, holds the write lock
+            submit = asyncio.create_task(queue.submit([new_task()], time.time()))
+            started = time.monotonic()
+            for _ in range(10):  # 0.5 s of ticks; a call waiting on the loop would freeze it 5 s
+                await asyncio.sleep(0.05)
+            assert time.monotonic() - started < 2.5, "the event loop waited for the lock"
+            assert not submit.done()
+            other.execute("COMMIT")
+            [(task_id, created)] = await asyncio.wait_for(submit, 10)
+            assert created and (await queue.get(task_id)) is not None
+        finally:
+            other.close()
+            await queue.close()
+
+    asyncio.run(main())
+
+
+def test_a_call_after_one_on_the_thread_runs_after_it(tmp_path: Path) -> None:
+    # A large payload is written on the thread; a claim made meanwhile must not overtake it on
+    # the loop (it would find the queue empty): it queues behind it on the thread.
+    async def main() -> None:
+        queue = SqliteQueue(tmp_path / "q.db")
+        await queue.open()
+        try:
+            blob = '{"blob":"' + "x" * (1 << 20) + '"}'
+            submit = asyncio.create_task(queue.submit([new_task(blob)], time.time()))
+            await asyncio.sleep(0)  # the submit is on the thread now
+            claimed = await queue.claim("echo", 10, time.time())
+            [(task_id, _)] = await submit
+            assert [task.id for task in claimed] == [task_id]
+        finally:
+            await queue.close()
+
+    asyncio.run(main())

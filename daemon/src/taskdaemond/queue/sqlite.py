@@ -1,8 +1,14 @@
-"""The SQLite queue: one file in WAL mode, one thread that owns the connection.
+"""The SQLite queue: one file in WAL mode, one writer connection, and a thread for what is slow.
 
-Every call runs on that thread, so the event loop never waits on the disk, and calls are
-serialised (SQLite has one writer anyway). Claims take a batch in one statement; the
-scheduler hands outcomes over in groups, each group one transaction.
+The everyday statements (a claim, a group of outcomes, a submit, a task read) take tens of
+microseconds: they run on the event loop itself. Handing each to a thread and back cost more
+than the statement (75 us a round trip on the 2-core build machine, twice per task: a claim and
+an outcome) and kept the SQLite queue at half the memory queue's rate. What may take long runs
+on the writer's thread: payloads over INLINE_PAYLOAD_BYTES, listings, retention, migrations, and
+any statement that finds the write lock held by another process (the loop never waits for a
+lock: it hands the call to the thread, which waits up to the busy timeout). Calls keep their
+order: while one is on the thread, the next ones queue behind it there. Claims take a batch in
+one statement; the scheduler hands outcomes over in groups, each group one transaction.
 """
 
 from __future__ import annotations
@@ -52,6 +58,24 @@ log = logging.getLogger("taskdaemond.queue.sqlite")
 #: the last commits. (FULL would fsync every commit.)
 SYNCHRONOUS = "NORMAL"
 
+#: Payload bytes (task data or results, together) above which a call goes to the writer's
+#: thread rather than running on the event loop: a 16 MiB task takes some 50 ms to write.
+INLINE_PAYLOAD_BYTES = 256 * 1024
+
+
+def data_size(tasks: Sequence[NewTask]) -> int:
+    """Bytes of the data a submit stores."""
+    return sum(len(task.data_json) for task in tasks)
+
+
+def results_size(transitions: Sequence[Transition]) -> int:
+    """Bytes of the results a group of outcomes stores."""
+    return sum(len(t.result_json) for t in transitions if t.result_json is not None)
+
+
+class WriterBusy(sqlite3.OperationalError):
+    """Another connection holds the write lock: the call goes to the writer's thread to wait."""
+
 
 class SqliteQueue(TaskQueue):
     """Tasks in a SQLite file at ``path``."""
@@ -69,6 +93,10 @@ class SqliteQueue(TaskQueue):
         self._claim_index = sql.CLAIM_INDEX_OF[task_selection]
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-queue")
         self._db: sqlite3.Connection | None = None
+        #: Calls handed to the writer's thread and not finished: while any is, the next calls
+        #: queue behind them there (their order is the callers'), none runs on the loop.
+        self._on_thread = 0
+        self._inline = False  # True while the connection is open for calls on the loop
         # A second connection, on a thread of its own, for reads that scan many rows (counts):
         # in WAL mode they see the last commit and never hold up the writer.
         self._reader_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
@@ -79,7 +107,45 @@ class SqliteQueue(TaskQueue):
         self._written = False  # a commit since the last checkpoint
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """``fn(*args)`` on the writer's thread, after the calls handed there before it."""
+        loop = asyncio.get_running_loop()
+        self._on_thread += 1
+        job = self._executor.submit(self._with_busy_timeout, fn, *args)
+        # Counted down once the job has run, not when its caller stops waiting (a cancelled
+        # caller leaves the job running on the connection).
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._thread_done))
+        return await asyncio.wrap_future(job)
+
+    def _thread_done(self) -> None:
+        self._on_thread -= 1
+
+    async def _quick(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the event loop when the connection is free (nothing on the thread);
+        else, or when another process holds the write lock, on the writer's thread."""
+        if self._inline and not self._on_thread:
+            try:
+                return fn(*args)
+            except WriterBusy:
+                pass  # nothing was done: BEGIN failed
+        return await self._call(fn, *args)
+
+    async def _sized(self, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """A call carrying ``size`` bytes of payloads: _quick when small, else on the thread."""
+        if size > INLINE_PAYLOAD_BYTES:
+            return await self._call(fn, *args)
+        return await self._quick(fn, *args)
+
+    def _with_busy_timeout(self, fn: Callable[..., T], *args: Any) -> T:
+        """On the writer's thread: wait for another connection's write lock, up to the busy
+        timeout (the loop's calls never wait: the connection's own timeout is 0)."""
+        db = self._db
+        if db is None or not self._inline:  # opening, or closed
+            return fn(*args)
+        db.execute(f"PRAGMA busy_timeout = {defaults.SQLITE_BUSY_TIMEOUT_MS}")
+        try:
+            return fn(*args)
+        finally:
+            db.execute("PRAGMA busy_timeout = 0")
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn`` on the reader connection (opened on first use, on the reader's thread)."""
@@ -99,7 +165,12 @@ class SqliteQueue(TaskQueue):
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                raise WriterBusy(*exc.args) from exc
+            raise
         try:
             value = work(db)
         except BaseException:
@@ -113,6 +184,8 @@ class SqliteQueue(TaskQueue):
 
     async def open(self, *, recover: bool = True) -> int:
         recovered = await self._call(self._open, time.time(), recover)
+        self.db.execute("PRAGMA busy_timeout = 0")  # see _quick and _with_busy_timeout
+        self._inline = True
         if recover:  # a daemon; a tool (recover=False) keeps SQLite's own checkpoints
             self._checkpointer = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoints")
         return recovered
@@ -136,7 +209,8 @@ class SqliteQueue(TaskQueue):
 
     def _open(self, now: float, recover: bool = True) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # Used from the loop and from the writer's thread, never both at once (_quick).
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         retention.set_incremental_if_new(self.db)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
@@ -175,6 +249,7 @@ class SqliteQueue(TaskQueue):
             self._reader = None
         self._reader_executor.shutdown(wait=True)
         if self._db is not None:
+            self._inline = False
             await self._call(self._close)
         self._executor.shutdown(wait=True)
 
@@ -190,7 +265,7 @@ class SqliteQueue(TaskQueue):
         def work(db: sqlite3.Connection) -> list[tuple[str, bool]]:
             return self._submit(db, tasks, now, changes)
 
-        answers: list[tuple[str, bool]] = await self._call(self._transaction, work)
+        answers: list[tuple[str, bool]] = await self._sized(data_size(tasks), self._transaction, work)
         self._dependents_changed(changes)
         return answers
 
@@ -204,7 +279,7 @@ class SqliteQueue(TaskQueue):
             self._submit(db, workflow.steps, now, changes)
             return workflow.id, True
 
-        answer: tuple[str, bool] = await self._call(self._transaction, work)
+        answer: tuple[str, bool] = await self._sized(data_size(workflow.steps), self._transaction, work)
         self._dependents_changed(changes)
         return answer
 
@@ -270,7 +345,7 @@ class SqliteQueue(TaskQueue):
         return answers
 
     async def schedule_states(self) -> dict[str, ScheduleState]:
-        rows = await self._call(lambda: self.db.execute(schedule_state.SELECT_STATES).fetchall())
+        rows = await self._quick(lambda: self.db.execute(schedule_state.SELECT_STATES).fetchall())
         return {row[0]: schedule_state.state_of(row) for row in rows}
 
     async def advance_schedule(
@@ -299,10 +374,10 @@ class SqliteQueue(TaskQueue):
             db.execute(schedule_state.SQLITE_RECORD_RUN, {**params, "task_id": task_id})
             return ScheduleAdvance(won=True, task_id=task_id, created=created)
 
-        return await self._call(self._transaction, work)
+        return await self._sized(len(task.data_json) if task else 0, self._transaction, work)
 
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
-        return await self._call(self._transaction, lambda db: self._claim(db, task_type, limit, now))
+        return await self._quick(self._transaction, lambda db: self._claim(db, task_type, limit, now))
 
     def _claim(self, db: sqlite3.Connection, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         rows = db.execute(self._claim_sql, {"task_type": task_type, "limit": limit, "now": now}).fetchall()
@@ -335,7 +410,8 @@ class SqliteQueue(TaskQueue):
         def work(db: sqlite3.Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
             return self._submit(db, tasks, now, changes), self._claim(db, task_type, limit, now)
 
-        answer: tuple[list[tuple[str, bool]], list[ClaimedTask]] = await self._call(self._transaction, work)
+        answer: tuple[list[tuple[str, bool]], list[ClaimedTask]]
+        answer = await self._sized(data_size(tasks), self._transaction, work)
         self._dependents_changed(changes)
         return answer
 
@@ -343,7 +419,7 @@ class SqliteQueue(TaskQueue):
         if not task_ids:
             return
         now = time.time()
-        await self._call(
+        await self._quick(
             self._transaction, lambda db: db.executemany(sql.RELEASE, [(now, i) for i in task_ids])
         )
 
@@ -353,7 +429,7 @@ class SqliteQueue(TaskQueue):
         def work(db: sqlite3.Connection) -> DependentChanges:
             return self._record(db, transitions, events, now)
 
-        self._dependents_changed(await self._call(self._transaction, work))
+        self._dependents_changed(await self._sized(results_size(transitions), self._transaction, work))
 
     async def record_and_get(
         self,
@@ -367,7 +443,7 @@ class SqliteQueue(TaskQueue):
             records = [self._get(task_id) for task_id in task_ids]  # after the commit: as committed
             return changes, [record for record in records if record is not None]
 
-        changes, records = await self._call(work)
+        changes, records = await self._sized(results_size(transitions), work)
         self._dependents_changed(changes)
         return records
 
@@ -465,7 +541,7 @@ class SqliteQueue(TaskQueue):
                 deps.cascade(db, [task_id], now, changes)
             return status
 
-        before: TaskStatus | None = await self._call(self._transaction, work)
+        before: TaskStatus | None = await self._quick(self._transaction, work)
         self._dependents_changed(changes)
         return before
 
@@ -484,7 +560,7 @@ class SqliteQueue(TaskQueue):
             return TaskStatus(row[0])
 
         now = time.time()
-        before: TaskStatus | None = await self._call(self._transaction, work)
+        before: TaskStatus | None = await self._quick(self._transaction, work)
         self._dependents_changed(changes)
         return before
 
@@ -503,14 +579,14 @@ class SqliteQueue(TaskQueue):
                 changes = deps.after_redrive(db, task_id, bool(dependencies), now)
             return status
 
-        before: TaskStatus | None = await self._call(self._transaction, work)
+        before: TaskStatus | None = await self._quick(self._transaction, work)
         self._dependents_changed(changes)
         return before
 
     # -- reads -----------------------------------------------------------------------
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        return await self._call(self._get, task_id)
+        return await self._quick(self._get, task_id)
 
     async def reencrypt_batch(
         self, table: str, after: int, limit: int, tally: encryption.Reencrypted
@@ -538,7 +614,7 @@ class SqliteQueue(TaskQueue):
             status = TaskStatus(row[0])
             return self._get(task_id) if status.is_final else status
 
-        return await self._call(work)
+        return await self._quick(work)
 
     def _get(self, task_id: str) -> TaskRecord | None:
         row = self.db.execute(sql.GET_TASK, (task_id,)).fetchone()
