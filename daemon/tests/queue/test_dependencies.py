@@ -264,3 +264,20 @@ def test_retention_never_prunes_a_waiting_task_and_pruning_a_dependency_drops_on
         assert json.loads(claimed.dependencies_json)[b]["result"] == "B"
 
     run(make_queue("fifo"), scenario)
+
+
+def test_a_released_dependent_never_starts_before_its_dependency_finished(make_queue: QueueFactory) -> None:
+    # A claim's time is read before its statement runs: a dependency's completion committed in
+    # between releases the dependent with a later time, and the dependent must not appear to
+    # have started before its dependency finished.
+    async def scenario(q: TaskQueue) -> None:
+        [(a, _)] = await q.submit([new()], NOW)
+        [(b, _)] = await q.submit([after(a)], NOW)
+        await complete(q, a, "done", now=NOW + 10)
+        [claimed] = await q.claim("echo", 10, NOW + 5)  # the clock read before the release
+        assert claimed.id == b
+        first, second = await q.get(a), await q.get(b)
+        assert first is not None and second is not None and first.finished_at == NOW + 10
+        assert second.started_at is not None and second.started_at >= first.finished_at
+
+    run(make_queue("fifo"), scenario)

@@ -181,7 +181,8 @@ class MemoryQueue(TaskQueue):
             self._generation[task_id] = generation + 1
             record.status = TaskStatus.PROCESSING
             record.attempts += 1
-            record.started_at = record.updated_at = now
+            # Never before it became pending (a claim's clock may be read before a release).
+            record.started_at = record.updated_at = max(now, record.updated_at)
             claimed.append(
                 ClaimedTask(
                     record.id,

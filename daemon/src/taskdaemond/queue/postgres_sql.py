@@ -95,6 +95,8 @@ WHERE seq = %(seq)s AND status = {_PROCESSING} AND claimed_by = %(daemon)s
 #: ORDER BY of a claim for each task selection.
 CLAIM_ORDER = {"fifo": "seq", "lifo": "seq DESC", "priority": "priority DESC, seq"}
 
+#: started_at is never before the task became pending (its updated_at): the claim's time is read
+#: before the statement runs, and a dependency completed meanwhile released the task later.
 #: SKIP LOCKED: daemons claiming at once take different rows instead of waiting for each other.
 CLAIM = f"""
 WITH picked AS (
@@ -105,7 +107,8 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE tasks AS t
-SET status = {_PROCESSING}, attempts = t.attempts + 1, started_at = %(now)s, updated_at = %(now)s,
+SET status = {_PROCESSING}, attempts = t.attempts + 1,
+    started_at = GREATEST(%(now)s, t.updated_at), updated_at = GREATEST(%(now)s, t.updated_at),
     claimed_by = %(daemon)s, lease_expires_at = {DB_NOW} + %(lease)s
 FROM picked
 WHERE t.seq = picked.seq

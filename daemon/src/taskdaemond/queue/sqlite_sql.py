@@ -65,9 +65,12 @@ CLAIM_ORDER = {
     "priority": "priority DESC, seq",
 }
 
+#: started_at is never before the task became pending (its updated_at): the claim's time is read
+#: before the statement runs, and a dependency completed meanwhile released the task later.
 CLAIM = f"""
 UPDATE tasks
-SET status = {_PROCESSING}, attempts = attempts + 1, started_at = :now, updated_at = :now
+SET status = {_PROCESSING}, attempts = attempts + 1,
+    started_at = max(:now, updated_at), updated_at = max(:now, updated_at)
 WHERE seq IN (
     SELECT seq FROM tasks
     WHERE task_type = :task_type AND status = {_PENDING} AND run_at <= :now{{gate}}
