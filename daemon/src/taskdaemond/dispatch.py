@@ -68,6 +68,9 @@ class _TypeState:
         self.due = 0.0  # claim no sooner than this (unless woken)
         self.rate = 0.0  # tasks/s, recent
         self.taken = 0  # tasks started since the last claim
+        #: Submits claiming for this type in their own transaction, their tasks not yet taken:
+        #: the claim loop waits for them (see Dispatcher.reserve).
+        self.handovers = 0
 
 
 class Dispatcher:
@@ -120,24 +123,31 @@ class Dispatcher:
         """New work for ``task_type`` may be due: look at the queue now."""
         self.due(task_type, 0.0)
 
-    def claimable(self, task_type: str) -> int:
-        """How many tasks of ``task_type`` this daemon would start right now: its idle instances
-        (within the worker bound) that no buffered task is waiting for. A submit claims that
-        many in its own transaction and hands them over with ``take``: a new task on an idle
-        daemon then skips a trip through the claim loop and a claim of its own."""
+    def reserve(self, task_type: str) -> int:
+        """How many tasks of ``task_type`` a submit should claim in its own transaction for this
+        daemon to start at once: its idle instances (within the worker bound) that no buffered
+        task is waiting for. A new task on an idle daemon then skips a trip through the claim
+        loop and a claim of its own. When not 0, the submit must call ``take`` (with what it
+        claimed, or nothing if it failed): until then the claim loop of the type does not claim,
+        so that the tasks it would find behind the submit's never reach an instance first."""
         state = self._types.get(task_type)
         if state is None or self._stopping:
             return 0
         free = min(state.pool.idle_count, self._worker_bound() - self._busy())
-        return max(0, int(free) - len(state.buffer))
+        wanted = max(0, int(free) - len(state.buffer))
+        if wanted:
+            state.handovers += 1
+        return wanted
 
     def take(self, task_type: str, tasks: Sequence[ClaimedTask]) -> list[ClaimedTask]:
-        """Tasks a submit claimed for ``task_type``: started on idle instances at once (the
-        rest buffered). Returns those it cannot take because the dispatcher is stopping: the
-        caller gives them back to the queue."""
+        """Tasks a submit claimed for ``task_type`` after ``reserve``: started on idle instances
+        at once (the rest buffered); the claim loop goes on. Returns those it cannot take because
+        the dispatcher is stopping: the caller gives them back to the queue."""
+        state = self._types[task_type]
+        state.handovers -= 1
+        state.changed.set()
         if self._stopping:
             return list(tasks)
-        state = self._types[task_type]
         state.buffer.extend(tasks)
         self._start_buffered(state)
         return []
@@ -269,7 +279,7 @@ class Dispatcher:
                 break
             now = time.time()
             limit = self._limit(state)
-            if needs_claim(len(state.buffer), limit) and now >= state.due:
+            if needs_claim(len(state.buffer), limit) and now >= state.due and not state.handovers:
                 state.rate = next_rate(state.rate, state.taken, time.monotonic() - last_claim)
                 last_claim, state.taken = time.monotonic(), 0
                 state.changed.clear()

@@ -33,6 +33,7 @@ from taskdaemond.news import TaskNews
 from taskdaemond.queue.base import QueueUnavailable, TaskQueue
 from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
+    ClaimedTask,
     DependentChanges,
     NewTask,
     NewWorkflow,
@@ -210,10 +211,13 @@ class TaskService:
         # Idle instances of the (one) task type take tasks from this very transaction.
         types = {task.task_type for task in tasks}
         task_type = types.pop() if len(types) == 1 else None
-        wanted = self._dispatcher.claimable(task_type) if task_type is not None else 0
+        wanted = self._dispatcher.reserve(task_type) if task_type is not None else 0
         if task_type is not None and wanted:
-            answers, claimed = await self._queue.submit_and_claim(tasks, now, task_type, wanted)
-            refused = self._dispatcher.take(task_type, claimed)
+            claimed: list[ClaimedTask] = []
+            try:
+                answers, claimed = await self._queue.submit_and_claim(tasks, now, task_type, wanted)
+            finally:  # failed or not, the hand-over ends: the claim loop goes on
+                refused = self._dispatcher.take(task_type, claimed)
             if refused:  # the daemon is stopping: as if never claimed
                 await self._queue.release([task.id for task in refused])
         else:
