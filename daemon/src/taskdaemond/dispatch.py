@@ -317,6 +317,7 @@ class Dispatcher:
             log.exception("claiming %s tasks failed; trying again shortly", task_type)
             return []
         self._queue_down = False
+        self._metrics.claims.labels(task_type, "tasks" if claimed else "none").inc()
         return claimed
 
     # -- shutdown -----------------------------------------------------------------------------

@@ -68,6 +68,12 @@ class DaemonMetrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self.claims = Counter(
+            "queue_claims",
+            "Claims a claim loop made, by task type, and whether they found tasks (found: tasks, none).",
+            ["task_type", "found"],
+            registry=r,
+        )
         self.leases_expired = Counter(
             "leases_expired",
             "Tasks this daemon reclaimed from another (shared queue): their lease lapsed, so they run again.",

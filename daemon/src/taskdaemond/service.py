@@ -222,8 +222,8 @@ class TaskService:
                 await self._queue.release([task.id for task in refused])
         else:
             answers, claimed = await self._queue.submit(tasks, now), []
-        # A claim that got fewer tasks than it asked for left none due.
-        self.enqueued(tasks, answers, now, none_due=task_type if wanted > len(claimed) else None)
+        none_due = task_type if _none_left_due(wanted, answers, claimed) else None
+        self.enqueued(tasks, answers, now, none_due=none_due)
         return answers
 
     def enqueued(
@@ -519,3 +519,16 @@ class TaskService:
             "pools": self._dispatcher.pool_states(),
             "daemons": await self._queue.daemons(),
         }
+
+
+def _none_left_due(wanted: int, answers: Sequence[tuple[str, bool]], claimed: Sequence[ClaimedTask]) -> bool:
+    """Whether a submit that claimed ``claimed`` of the ``wanted`` it asked for left its claim
+    loop nothing to look for: a short claim took every due task, and a full one may have taken
+    every task the submit created (a lone task on an idle daemon, the everyday case). Else the
+    loop would wake for a claim that finds nothing, once per task."""
+    if not wanted:
+        return False
+    if len(claimed) < wanted:
+        return True
+    taken = {task.id for task in claimed}
+    return all(task_id in taken for task_id, created in answers if created)

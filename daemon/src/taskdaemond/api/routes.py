@@ -21,7 +21,9 @@ from taskdaemond.tasklogs import log_lines
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def task_service(request: Request) -> TaskService:
+async def task_service(request: Request) -> TaskService:
+    """The daemon's service. A coroutine: FastAPI runs a plain function dependency on a worker
+    thread, a trip there and back on every request (about a tenth of a one-task round trip)."""
     service: TaskService = request.app.state.service
     return service
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
@@ -20,9 +20,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskdaemond import __version__, defaults
+from taskdaemond.api.routes import Service
 from taskdaemond.errors import InvalidTaskState, TaskNotFound, WorkflowNotFound
 from taskdaemond.queue.models import TaskFilters, TaskRecord, iso
-from taskdaemond.service import TaskService
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, TaskStatus
 from taskdaemond.tags import parse_tag_filter
 
@@ -67,14 +67,6 @@ def templates() -> jinja2.Environment:
     environment.filters["percent"] = _percent
     environment.globals["version"] = __version__
     return environment
-
-
-def _task_service(request: Request) -> TaskService:
-    service: TaskService = request.app.state.service
-    return service
-
-
-Service = Annotated[TaskService, Depends(_task_service)]
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
