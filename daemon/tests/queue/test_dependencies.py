@@ -121,6 +121,24 @@ def test_a_dependency_already_completed_leaves_the_dependent_pending(make_queue:
     run(make_queue("fifo"), scenario)
 
 
+def test_a_submit_claims_a_dependent_its_completed_dependency_released_with_its_data(
+    make_queue: QueueFactory,
+) -> None:
+    async def scenario(q: TaskQueue) -> None:
+        [(a, _)] = await q.submit([new()], NOW)
+        await complete(q, a, "done")
+        answers, claimed = await q.submit_and_claim(
+            [after(a, data='{"step":"b"}'), new(data='{"step":"c"}')], NOW, "echo", 5
+        )
+        assert [(c.id, c.data_json) for c in claimed] == [
+            (answers[0][0], '{"step":"b"}'),
+            (answers[1][0], '{"step":"c"}'),
+        ]
+        assert json.loads(claimed[0].dependencies_json or "{}")[a]["result"] == "done"
+
+    run(make_queue("fifo"), scenario)
+
+
 def test_a_failure_fails_dependents_transitively_naming_it(make_queue: QueueFactory) -> None:
     async def scenario(q: TaskQueue) -> None:
         [(a, _)] = await q.submit([new()], NOW)

@@ -72,11 +72,14 @@ def test_submit_and_claim_enqueues_then_claims_in_queue_order(make_queue: QueueF
     """The claim comes after the new tasks are in: it takes the oldest due tasks, new or not."""
 
     async def scenario(q: TaskQueue) -> None:
-        [(older, _)] = await q.submit([new()], NOW)
-        answers, claimed = await q.submit_and_claim([new(), new(), new(delay=60)], NOW, "echo", 5)
+        [(older, _)] = await q.submit([new(data='{"n":0}')], NOW)
+        fresh = [new(data='{"n":1}'), new(data='{"n":2}'), new(data='{"n":3}', delay=60)]
+        answers, claimed = await q.submit_and_claim(fresh, NOW, "echo", 5)
         assert [created for _, created in answers] == [True, True, True]
         assert [c.id for c in claimed] == [older, answers[0][0], answers[1][0]]  # not the delayed one
         assert [c.attempt for c in claimed] == [0, 0, 0]
+        # The older task's data from the queue, the new ones' as submitted (SQLite: not read back)
+        assert [c.data_json for c in claimed] == ['{"n":0}', '{"n":1}', '{"n":2}']
         record = await q.get(answers[0][0])
         assert record is not None and record.status is TaskStatus.PROCESSING
         assert await q.claim("echo", 5, NOW) == []

@@ -21,6 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +76,22 @@ def results_size(transitions: Sequence[Transition]) -> int:
 
 class WriterBusy(sqlite3.OperationalError):
     """Another connection holds the write lock: the call goes to the writer's thread to wait."""
+
+
+@dataclass
+class FreshData:
+    """The data of the tasks a transaction inserts, for a claim in the same transaction."""
+
+    first_seq: int  # the seq of the first task the transaction inserts
+    by_seq: dict[int, str] = field(default_factory=dict)
+
+    def data_of(self, db: sqlite3.Connection, seq: int, cipher: encryption.Cipher | None) -> str | None:
+        """The data of the task ``seq`` (inserted by the transaction): in hand, or read when it
+        took another way in (a task with dependencies the submit found completed)."""
+        data = self.by_seq.get(seq)
+        if data is None:
+            data = encryption.reveal(db.execute(sql.DATA_BY_SEQ, (seq,)).fetchone()[0], cipher)
+        return data
 
 
 class SqliteQueue(TaskQueue):
@@ -289,11 +306,15 @@ class SqliteQueue(TaskQueue):
         tasks: Sequence[NewTask],
         now: float,
         changes: DependentChanges | None = None,
+        fresh: FreshData | None = None,
     ) -> list[tuple[str, bool]]:
+        """Insert ``tasks``; each one's id and whether it was created (not found by its
+        idempotency key). ``fresh`` is given the data of the tasks inserted, by seq."""
         answers: list[tuple[str, bool]] = []
         rows: list[tuple[Any, ...]] = []
         waiting: list[str] = []
         datas: list[tuple[int, str]] = []
+        in_hand = fresh.by_seq if fresh is not None else {}
         seq = int(db.execute(sql.NEXT_SEQ).fetchone()[0])
 
         def insert() -> None:
@@ -335,6 +356,7 @@ class SqliteQueue(TaskQueue):
                 )
             )
             datas.append((seq, task.data_json))
+            in_hand[seq] = plain.data_json
             seq += 1
             answers.append((task_id, True))
         if rows:
@@ -379,13 +401,27 @@ class SqliteQueue(TaskQueue):
     async def claim(self, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
         return await self._quick(self._transaction, lambda db: self._claim(db, task_type, limit, now))
 
-    def _claim(self, db: sqlite3.Connection, task_type: str, limit: int, now: float) -> list[ClaimedTask]:
-        rows = db.execute(self._claim_sql, {"task_type": task_type, "limit": limit, "now": now}).fetchall()
+    def _claim(
+        self,
+        db: sqlite3.Connection,
+        task_type: str,
+        limit: int,
+        now: float,
+        fresh: FreshData | None = None,
+    ) -> list[ClaimedTask]:
+        """Claim up to ``limit`` tasks. ``fresh``: the data of the tasks this transaction
+        inserted, which the claim then does not read back."""
+        first_fresh = fresh.first_seq if fresh is not None else sql.NO_FRESH_SEQ
+        params = {"task_type": task_type, "limit": limit, "now": now, "fresh": first_fresh}
+        rows = db.execute(self._claim_sql, params).fetchall()
         with_dependencies = [row[0] for row in rows if row[8]]
         found = deps.message_dependencies(db, with_dependencies, self.cipher) if with_dependencies else {}
         claimed = []
         for task_id, claimed_type, stored, attempt, max_retries, priority, seq, tags, _ in rows:
-            data = encryption.reveal(stored, self.cipher)
+            if stored is None:  # inserted by this transaction: see sql.CLAIM
+                data = fresh.data_of(db, seq, self.cipher) if fresh else None
+            else:
+                data = encryption.reveal(stored, self.cipher)
             if data is None:  # a key this daemon lacks: fail it, saying so (a redrive runs it again)
                 error = encryption.unreadable_error(attempt, self.cipher, now)
                 db.execute(
@@ -408,7 +444,9 @@ class SqliteQueue(TaskQueue):
         changes = DependentChanges()
 
         def work(db: sqlite3.Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
-            return self._submit(db, tasks, now, changes), self._claim(db, task_type, limit, now)
+            fresh = FreshData(int(db.execute(sql.NEXT_SEQ).fetchone()[0]))
+            answers = self._submit(db, tasks, now, changes, fresh)
+            return answers, self._claim(db, task_type, limit, now, fresh)
 
         answer: tuple[list[tuple[str, bool]], list[ClaimedTask]]
         answer = await self._sized(data_size(tasks), self._transaction, work)

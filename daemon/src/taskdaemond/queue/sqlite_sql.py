@@ -67,6 +67,8 @@ CLAIM_ORDER = {
 
 #: started_at is never before the task became pending (its updated_at): the claim's time is read
 #: before the statement runs, and a dependency completed meanwhile released the task later.
+#: Tasks from seq :fresh on come back without their data: a submit that claims in its own
+#: transaction has the data of the tasks it just inserted (up to 64 MiB each) in hand.
 CLAIM = f"""
 UPDATE tasks
 SET status = {_PROCESSING}, attempts = attempts + 1,
@@ -77,8 +79,14 @@ WHERE seq IN (
     ORDER BY {{order}}
     LIMIT :limit
 )
-RETURNING id, task_type, {DATA_OF_TASK}, attempts - 1, max_retries, priority, seq, tags, dependencies
+RETURNING id, task_type, CASE WHEN seq >= :fresh THEN NULL ELSE {DATA_OF_TASK} END,
+          attempts - 1, max_retries, priority, seq, tags, dependencies
 """
+
+#: The :fresh of a claim that has no data in hand.
+NO_FRESH_SEQ = 2**63 - 1
+
+DATA_BY_SEQ = "SELECT data FROM task_data WHERE seq = ?"
 
 RELEASE = f"""
 UPDATE tasks SET status = {_PENDING}, attempts = attempts - 1, updated_at = ?
