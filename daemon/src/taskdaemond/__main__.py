@@ -1,5 +1,5 @@
 """`python -m taskdaemond` is the `taskdaemond` command."""
 
-from taskdaemond.cli import main
+from taskdaemond.launch import main
 
 main()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from taskdaemond import __version__, defaults, hugepages, scaffold
+from taskdaemond import __version__, defaults, scaffold
 from taskdaemond.config import Config, check_runnable, command_warning, find_config_path, load_config
 from taskdaemond.errors import ConfigError
 from taskdaemond.statuses import FINAL_STATUSES, StatusFilter, TaskStatus
@@ -775,8 +775,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = build_parser().parse_args(argv)
-    if argv is None and args.run is cmd_serve:  # this process is the daemon: see hugepages.py
-        hugepages.restart_with_huge_pages()
     try:
         code = args.run(args)
     except ConfigError as exc:

@@ -17,7 +17,6 @@ is a clean one, see runtime/process.py).
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,8 +30,12 @@ THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
 def _glibc_version() -> tuple[int, ...] | None:
-    library, version = platform.libc_ver()
-    if library != "glibc" or not version:
+    try:  # "glibc 2.36"; no such name (ValueError) or None without glibc
+        name = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        return None
+    library, _, version = (name or "").partition(" ")
+    if library != "glibc":
         return None
     try:
         return tuple(int(part) for part in version.split(".")[:2])
@@ -62,8 +65,8 @@ def tuned_environment(environ: Mapping[str, str]) -> dict[str, str] | None:
 
 def restart_with_huge_pages() -> None:
     """Replace this process with its own command line and the tunable, when that changes
-    anything. Only for a command run as its own process (``main()`` reading sys.argv), never
-    for a caller that runs the command in-process."""
+    anything. Called by the command's entry point (launch.py) before anything else is imported:
+    what was loaded is loaded again."""
     arguments = sys.argv[1:]
     if arguments and sys.orig_argv[-len(arguments) :] != arguments:
         return  # not the command line this interpreter was started with
