@@ -16,6 +16,7 @@ is a clean one, see runtime/process.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -71,8 +72,9 @@ def restart_with_huge_pages() -> None:
     if arguments and sys.orig_argv[-len(arguments) :] != arguments:
         return  # not the command line this interpreter was started with
     environment = tuned_environment(os.environ)
-    if environment is None:
+    if environment is None or not sys.executable:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, sys.orig_argv, environment)  # noqa: S606 - this very command, again
+    with contextlib.suppress(OSError):  # the daemon then runs on, on normal pages
+        os.execve(sys.executable, sys.orig_argv, environment)  # noqa: S606 - this very command, again
