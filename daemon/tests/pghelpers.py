@@ -59,9 +59,10 @@ class Fleet:
         self.daemons.append(instance)
         return instance.start(wait=wait)
 
-    def kill_host(self, daemon: Daemon) -> None:
-        """SIGKILL a daemon and its handlers, as when its host goes away."""
-        pids = daemon.handler_pids()
+    def kill_host(self, daemon: Daemon, handler_pids: list[int] | None = None) -> None:
+        """SIGKILL a daemon and its handlers, as when its host goes away. ``handler_pids``: when
+        the daemon cannot be asked for them (stopped)."""
+        pids = daemon.handler_pids() if handler_pids is None else handler_pids
         daemon.kill()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):

@@ -5,6 +5,8 @@ in flight on the dead daemon, as many as the leases the others found expired."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
             target = started[(start // BATCH) % 3]
             body = {
                 "tasks": [
-                    {"type": "quick", "data": {"sleep": 0.002, "n": n}} for n in range(start, start + BATCH)
+                    {"type": "quick", "data": {"sleep": 0.01, "n": n}} for n in range(start, start + BATCH)
                 ]
             }
             answer = httpx.post(f"{target.url}/queue/batch", json=body, timeout=30)
@@ -58,24 +60,19 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
 
         def victim_busy() -> bool:
             lines = run_log.read_text().splitlines() if run_log.exists() else []
-            return sum(1 for line in lines if line.endswith(" d2")) >= 300
+            return sum(1 for line in lines if line.endswith(" d2")) >= 50
 
-        def victim_leases() -> int:
-            held = query(
-                postgres_url,
-                "SELECT count(*) FROM tasks WHERE status = 'processing' AND claimed_by = %s",
-                (victim_id,),
-            )
-            return int(held[0][0])
-
-        wait_until(victim_busy, timeout=60, what="the victim to have run 300 tasks")
-        # Killed only while the database shows it holding leases, and checked again once it is
-        # dead (its rows stay as they are until their lease lapses): the test proves what it says
-        # on a loaded or a quiet machine alike.
-        wait_until(victim_leases, timeout=60, interval=0.01, what="the victim to hold leases")
-        daemons.kill_host(victim)
-        held_at_kill = victim_leases()
-        assert held_at_kill > 0, "precondition: the victim held leases when it was killed"
+        # Early, with most of the 5,000 tasks still to run: the victim is claiming all along.
+        wait_until(victim_busy, timeout=60, what="the victim to have run 50 tasks")
+        assert victim.process is not None
+        victim_pid, victim_handlers = victim.process.pid, victim.handler_pids()
+        held_at_kill = wait_until(
+            lambda: frozen_holding_leases(postgres_url, victim_id, victim_pid),
+            timeout=60,
+            interval=0.01,
+            what="the victim to hold leases",
+        )
+        daemons.kill_host(victim, victim_handlers)
 
         survivors = started[:2]
 
@@ -117,3 +114,26 @@ def test_sigkilled_daemon_loses_nothing_and_only_its_tasks_in_flight_run_twice(
             assert (attempt, tag == "d2") in {("0", True), ("1", False)}
     # Nothing else ran twice, and every other task ran once, on one daemon.
     assert sum(per_task.values()) == TASKS + len(twice)
+
+
+def held_leases(postgres_url: str, daemon_id: str) -> int:
+    held = query(
+        postgres_url,
+        "SELECT count(*) FROM tasks WHERE status = 'processing' AND claimed_by = %s",
+        (daemon_id,),
+    )
+    return int(held[0][0])
+
+
+def frozen_holding_leases(postgres_url: str, daemon_id: str, pid: int) -> int:
+    """Stop the daemon (SIGSTOP) at a moment the database shows it holding leases, and how many:
+    while it is stopped its rows cannot change (no other daemon takes them before they lapse, 3 s
+    on), where between a count and a kill a running daemon could finish them all. 0, and the
+    daemon running, when it holds none."""
+    if not held_leases(postgres_url, daemon_id):  # checked running first: stopped only briefly
+        return 0
+    os.kill(pid, signal.SIGSTOP)
+    held = held_leases(postgres_url, daemon_id)
+    if not held:
+        os.kill(pid, signal.SIGCONT)
+    return held
