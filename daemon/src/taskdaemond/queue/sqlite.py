@@ -82,7 +82,8 @@ class WriterBusy(sqlite3.OperationalError):
 class FreshData:
     """The data of the tasks a transaction inserts, for a claim in the same transaction."""
 
-    first_seq: int  # the seq of the first task the transaction inserts
+    #: The seq of the first task the transaction inserts (set by the submit).
+    first_seq: int = sql.NO_FRESH_SEQ
     by_seq: dict[int, str] = field(default_factory=dict)
 
     def data_of(self, db: sqlite3.Connection, seq: int, cipher: encryption.Cipher | None) -> str | None:
@@ -309,13 +310,13 @@ class SqliteQueue(TaskQueue):
         fresh: FreshData | None = None,
     ) -> list[tuple[str, bool]]:
         """Insert ``tasks``; each one's id and whether it was created (not found by its
-        idempotency key). ``fresh`` is given the data of the tasks inserted, by seq."""
+        idempotency key). ``fresh`` is given the first seq and the data of the tasks inserted."""
         answers: list[tuple[str, bool]] = []
         rows: list[tuple[Any, ...]] = []
         waiting: list[str] = []
         datas: list[tuple[int, str]] = []
-        in_hand = fresh.by_seq if fresh is not None else {}
-        seq = int(db.execute(sql.NEXT_SEQ).fetchone()[0])
+        fresh = fresh if fresh is not None else FreshData()
+        seq = fresh.first_seq = int(db.execute(sql.NEXT_SEQ).fetchone()[0])
 
         def insert() -> None:
             db.executemany(sql.INSERT_TASK, rows)
@@ -356,7 +357,7 @@ class SqliteQueue(TaskQueue):
                 )
             )
             datas.append((seq, task.data_json))
-            in_hand[seq] = plain.data_json
+            fresh.by_seq[seq] = plain.data_json
             seq += 1
             answers.append((task_id, True))
         if rows:
@@ -444,7 +445,7 @@ class SqliteQueue(TaskQueue):
         changes = DependentChanges()
 
         def work(db: sqlite3.Connection) -> tuple[list[tuple[str, bool]], list[ClaimedTask]]:
-            fresh = FreshData(int(db.execute(sql.NEXT_SEQ).fetchone()[0]))
+            fresh = FreshData()
             answers = self._submit(db, tasks, now, changes, fresh)
             return answers, self._claim(db, task_type, limit, now, fresh)
 
