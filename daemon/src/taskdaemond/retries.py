@@ -46,6 +46,7 @@ def decide(
             metadata_json=jsonfast.dumps(outcome.metadata) if outcome.metadata is not None else None,
             task_type=task.task_type,
             seq=task.seq,
+            data_json=task.data_json,
             counters=(TaskStatus.COMPLETED.value,),
         )
     if isinstance(outcome, Aborted):

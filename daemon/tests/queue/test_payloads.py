@@ -212,3 +212,30 @@ def test_a_0003_postgres_queue_keeps_every_task_and_they_still_claim(postgres_ur
         seqs = conn.execute("SELECT seq FROM task_data UNION ALL SELECT seq FROM task_results").fetchall()
         # Six data rows and two results ("null" is a result), less t-completed's two.
         assert len(seqs) == 6
+
+
+def test_a_waited_completion_is_answered_from_the_values_in_hand_not_read_back(tmp_path: Path) -> None:
+    """record_and_get builds the record of a task it completes from the transition's data and
+    result (up to twice 64 MiB not read back). The proof: stored values changed behind the
+    queue's back after the claim are not what it answers with; a plain get() reads them."""
+    path = tmp_path / "q.db"
+
+    async def work(queue: SqliteQueue) -> None:
+        [(task_id, _)] = await queue.submit([NewTask("echo", '{"n":1}', 50, 3)], time.time())
+        [claimed] = await queue.claim("echo", 1, time.time())
+        with sqlite3.connect(path) as db:
+            db.execute('UPDATE task_data SET data = \'{"n":"changed"}\' WHERE seq = ?', (claimed.seq,))
+        done = Transition(
+            task_id,
+            TaskStatus.COMPLETED,
+            result_json='{"r":1}',
+            seq=claimed.seq,
+            data_json=claimed.data_json,
+        )
+        [answered] = await queue.record_and_get([done], [], time.time(), [task_id])
+        assert (answered.status, answered.data, answered.result) == (TaskStatus.COMPLETED, {"n": 1}, {"r": 1})
+        stored = await queue.get(task_id)
+        assert stored is not None and (stored.data, stored.result) == ({"n": "changed"}, {"r": 1})
+        assert answered.to_api() | {"data": None} == stored.to_api() | {"data": None}
+
+    run_sqlite(path, work)

@@ -104,6 +104,51 @@ def test_record_and_get_commits_then_reads_the_asked_records_or_leaves_them_to_t
     run(make_queue("fifo"), scenario)
 
 
+def test_record_and_get_answers_a_completion_with_its_data_and_result(make_queue: QueueFactory) -> None:
+    """A waiting client's record, from the values the completion holds (SQLite) or a read: the
+    same as a later get()."""
+
+    async def scenario(q: TaskQueue) -> None:
+        [(task_id, _)] = await q.submit([new(data='{"n":"ü"}')], NOW)
+        [claimed] = await q.claim("echo", 1, NOW)
+        done = Transition(
+            task_id,
+            TaskStatus.COMPLETED,
+            result_json='{"r":[1,2]}',
+            task_type="echo",
+            seq=claimed.seq,
+            data_json=claimed.data_json,
+        )
+        records = await q.record_and_get([done], [], NOW + 1, [task_id])
+        stored = await q.get(task_id)
+        assert stored is not None and stored.data == {"n": "ü"} and stored.result == {"r": [1, 2]}
+        assert records in ([], [stored])
+        if records:
+            assert records[0].finished_at == NOW + 1
+
+    run(make_queue("fifo"), scenario)
+
+
+def test_record_and_get_of_a_completion_that_did_not_apply_answers_the_task_as_stored(
+    make_queue: QueueFactory,
+) -> None:
+    """The task went back to pending before its completion was recorded: no result is shown."""
+
+    async def scenario(q: TaskQueue) -> None:
+        [(task_id, _)] = await q.submit([new(data='{"n":1}')], NOW)
+        [claimed] = await q.claim("echo", 1, NOW)
+        await q.release([task_id])
+        done = Transition(
+            task_id, TaskStatus.COMPLETED, result_json='"late"', seq=claimed.seq, data_json=claimed.data_json
+        )
+        records = await q.record_and_get([done], [], NOW + 1, [task_id])
+        stored = await q.get(task_id)
+        assert stored is not None and stored.status is TaskStatus.PENDING and stored.result is None
+        assert records in ([], [stored])
+
+    run(make_queue("fifo"), scenario)
+
+
 def test_lifo_claims_the_newest_first(make_queue: QueueFactory) -> None:
     async def scenario(q: TaskQueue) -> None:
         ids = [i for i, _ in await q.submit([new() for _ in range(3)], NOW)]

@@ -46,7 +46,7 @@ def row_to_record(
         id=task_id,
         task_type=task_type,
         status=TaskStatus(status),
-        data=_stored_value(data, "data", cipher, unreadable),
+        data=_stored_value(data, "data", cipher, unreadable) if data is not None else None,
         priority=priority,
         attempts=attempts,
         max_retries=max_retries,

@@ -222,6 +222,9 @@ class Transition:
     crashed: bool = False
     task_type: str | None = None  # lets the scheduler wake the right dispatcher after a commit
     seq: int = 0  # the claimed task's queue position, when known: a faster key than the id
+    #: A completed task's data as it ran (compact JSON): with ``result_json``, a waiting
+    #: client's record is answered from these, not read back (up to twice 64 MiB).
+    data_json: str | None = None
     #: The per-type counters of ``metrics.TypeMetrics`` this transition adds one to once committed.
     counters: tuple[str, ...] = ()
 

@@ -37,6 +37,7 @@ from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
     DependentChanges,
+    JsonText,
     NewTask,
     NewWorkflow,
     TaskEvent,
@@ -477,9 +478,14 @@ class SqliteQueue(TaskQueue):
         now: float,
         task_ids: Sequence[str],
     ) -> list[TaskRecord]:
+        completed = {
+            t.task_id: t for t in transitions if t.status is TaskStatus.COMPLETED and t.error is None
+        }
+
         def work() -> tuple[DependentChanges, list[TaskRecord]]:
             changes = self._transaction(lambda db: self._record(db, transitions, events, now))
-            records = [self._get(task_id) for task_id in task_ids]  # after the commit: as committed
+            # After the commit: as committed.
+            records = [self._get_completed(task_id, completed.get(task_id), now) for task_id in task_ids]
             return changes, [record for record in records if record is not None]
 
         changes, records = await self._sized(results_size(transitions), work)
@@ -655,10 +661,28 @@ class SqliteQueue(TaskQueue):
 
         return await self._quick(work)
 
-    def _get(self, task_id: str) -> TaskRecord | None:
-        row = self.db.execute(sql.GET_TASK, (task_id,)).fetchone()
+    def _get_completed(self, task_id: str, transition: Transition | None, now: float) -> TaskRecord | None:
+        """The record of a task, as ``_get``; when ``transition`` completed it at ``now``, with
+        the data and result it holds: the values it just wrote are not read back (for a 16 MiB
+        task, 80 of its 750 ms there and back)."""
+        if transition is None or transition.data_json is None or transition.result_json is None:
+            return self._get(task_id)
+        row = self.db.execute(sql.GET_TASK_WITHOUT_VALUES, (task_id,)).fetchone()
         if row is None:
             return None
+        record = self._record_of(task_id, row)
+        if record.status is not TaskStatus.COMPLETED or record.finished_at != now:
+            return self._get(task_id)  # not this completion's (the task was deleted or cancelled)
+        record.data = JsonText(transition.data_json)
+        record.result = JsonText(transition.result_json)
+        return record
+
+    def _get(self, task_id: str) -> TaskRecord | None:
+        row = self.db.execute(sql.GET_TASK, (task_id,)).fetchone()
+        return None if row is None else self._record_of(task_id, row)
+
+    def _record_of(self, task_id: str, row: Sequence[Any]) -> TaskRecord:
+        """The record of the task row ``row`` of ``task_id``, with its events and dependencies."""
         events = [json.loads(body) for (body,) in self.db.execute(sql.GET_EVENTS, (task_id,))]
         record = row_to_record(row, events, self.cipher)
         record.depends_on = deps.depends_on(self.db, task_id)

@@ -128,11 +128,16 @@ INSERT_EVENT = "INSERT INTO events (task_id, at, body) VALUES (?, ?, ?)"
 
 UPDATE_PROGRESS = "UPDATE tasks SET progress = ?, progress_message = ? WHERE id = ?"
 
-TASK_COLUMNS = f"""
-seq, id, task_type, {DATA_OF_TASK}, status, priority, attempts, max_retries, run_at, idempotency_key,
-created_at, updated_at, started_at, finished_at, {RESULT_OF_TASK}, metadata, last_error, errors, crashes,
+
+def _task_columns(data: str, result: str) -> str:
+    return f"""
+seq, id, task_type, {data}, status, priority, attempts, max_retries, run_at, idempotency_key,
+created_at, updated_at, started_at, finished_at, {result}, metadata, last_error, errors, crashes,
 progress, progress_message, tags, workflow_id, step, on_dependency_failure
 """
+
+
+TASK_COLUMNS = _task_columns(DATA_OF_TASK, RESULT_OF_TASK)
 
 #: A task whose tags hold {key}: {value} (json_each reads the tags object).
 TAG_MATCH = (
@@ -140,6 +145,9 @@ TAG_MATCH = (
 )
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"
+
+#: A task's row with NULL for its data and result, for a caller that holds both already.
+GET_TASK_WITHOUT_VALUES = f"SELECT {_task_columns('NULL', 'NULL')} FROM tasks WHERE id = ?"
 
 GET_EVENTS = "SELECT body FROM events WHERE task_id = ? ORDER BY rowid"
 
