@@ -10,6 +10,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 PY := $(BIN)/python
+# Worker processes of the daemon's and the conformance suite's tests (pytest-xdist): each test starts
+# its own daemons, handlers and databases, on ports and in directories of its own.
+TEST_WORKERS ?= 2
 
 .PHONY: help setup setup-podman demo test test-protocol test-python test-ruby test-typescript \
         test-daemon test-conformance test-go test-images test-containers images bench clean fmt lint \
@@ -59,10 +62,10 @@ test-typescript: setup lint-typescript
 	cd sdks/typescript && npm test --silent
 
 test-daemon: setup lint-daemon
-	cd daemon && $(BIN)/pytest -q -m "not containers"
+	cd daemon && $(BIN)/pytest -q -m "not containers" -n $(TEST_WORKERS)
 
 test-conformance: setup lint-conformance
-	cd conformance && $(BIN)/pytest -q
+	cd conformance && $(BIN)/pytest -q -n $(TEST_WORKERS)
 	$(BIN)/taskdaemon-conformance run --sdk all --report conformance/report.json
 
 # examples/go, a handler runtime written from the spec alone (no SDK, standard library only): its
