@@ -7,12 +7,14 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
-from taskdaemond.queue import NewTask, postgres_sql, sqlite_sql
+from taskdaemond.queue import NewTask, TaskQueue, postgres_sql, sqlite_sql
 from taskdaemond.queue._migrations import load
 from taskdaemond.queue.models import Transition
 from taskdaemond.queue.postgres import PostgresQueue
@@ -214,17 +216,38 @@ def test_a_0003_postgres_queue_keeps_every_task_and_they_still_claim(postgres_ur
         assert len(seqs) == 6
 
 
-def test_a_waited_completion_is_answered_from_the_values_in_hand_not_read_back(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_queue(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[TaskQueue, Callable[[str, int], None]]:
+    """A SQL queue, and a way to change a task's stored data behind its back (seq, JSON text)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+
+        def change_pg(data: str, seq: int) -> None:
+            with psycopg.connect(url) as conn:
+                conn.execute("UPDATE task_data SET data = %s WHERE seq = %s", (data, seq))
+
+        return PostgresQueue(url), change_pg
+    path = tmp_path / "q.db"
+
+    def change_sqlite(data: str, seq: int) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE task_data SET data = ? WHERE seq = ?", (data, seq))
+
+    return SqliteQueue(path), change_sqlite
+
+
+def test_a_waited_completion_is_answered_from_the_values_in_hand_not_read_back(
+    sql_queue: tuple[TaskQueue, Callable[[str, int], None]],
+) -> None:
     """record_and_get builds the record of a task it completes from the transition's data and
     result (up to twice 64 MiB not read back). The proof: stored values changed behind the
     queue's back after the claim are not what it answers with; a plain get() reads them."""
-    path = tmp_path / "q.db"
+    queue, change_stored_data = sql_queue
 
-    async def work(queue: SqliteQueue) -> None:
+    async def work() -> None:
         [(task_id, _)] = await queue.submit([NewTask("echo", '{"n":1}', 50, 3)], time.time())
         [claimed] = await queue.claim("echo", 1, time.time())
-        with sqlite3.connect(path) as db:
-            db.execute('UPDATE task_data SET data = \'{"n":"changed"}\' WHERE seq = ?', (claimed.seq,))
+        change_stored_data('{"n":"changed"}', claimed.seq)
         done = Transition(
             task_id,
             TaskStatus.COMPLETED,
@@ -238,4 +261,11 @@ def test_a_waited_completion_is_answered_from_the_values_in_hand_not_read_back(t
         assert stored is not None and (stored.data, stored.result) == ({"n": "changed"}, {"r": 1})
         assert answered.to_api() | {"data": None} == stored.to_api() | {"data": None}
 
-    run_sqlite(path, work)
+    async def main() -> None:
+        await queue.open()
+        try:
+            await work()
+        finally:
+            await queue.close()
+
+    asyncio.run(main())

@@ -228,6 +228,15 @@ class Transition:
     #: The per-type counters of ``metrics.TypeMetrics`` this transition adds one to once committed.
     counters: tuple[str, ...] = ()
 
+    def values_in_hand(self) -> tuple[str, str] | None:
+        """The data and the result of a completion that carries both (compact JSON), else None:
+        what a waiting client's record can be given instead of reading them back."""
+        if self.status is not TaskStatus.COMPLETED or self.error is not None:
+            return None
+        if self.data_json is None or self.result_json is None:
+            return None
+        return self.data_json, self.result_json
+
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:
@@ -281,6 +290,10 @@ class TaskRecord:
         if not self.status.is_final or self.started_at is None or self.finished_at is None:
             return None
         return max(0.0, self.finished_at - self.started_at)
+
+    def completed_at(self, now: float) -> bool:
+        """True when this record is of a task completed at ``now`` (by the commit made then)."""
+        return self.status is TaskStatus.COMPLETED and self.finished_at == now
 
     def to_api(self) -> dict[str, Any]:
         """The JSON the HTTP API answers with (TaskDaemon's fields first)."""

@@ -38,6 +38,7 @@ from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
     DependentChanges,
+    JsonText,
     NewTask,
     NewWorkflow,
     TaskEvent,
@@ -560,6 +561,36 @@ class PostgresQueue(TaskQueue):
         await self._run(work)
         self._dependents_changed(changes)
 
+    async def record_and_get(
+        self,
+        transitions: Sequence[Transition],
+        events: Sequence[TaskEvent],
+        now: float,
+        task_ids: Sequence[str],
+    ) -> list[TaskRecord]:
+        """``record``, then the records of the waited tasks it completed, read without their data
+        and result and given those the completions hold: not read back out of TOAST (about 60 ms
+        of a 16 MiB task's 1.8 s). Other waiters read for themselves."""
+        await self.record(transitions, events, now)
+        in_hand = {t.task_id: values for t in transitions if (values := t.values_in_hand()) is not None}
+        wanted = [task_id for task_id in task_ids if task_id in in_hand]
+        if not wanted:
+            return []
+
+        async def work(conn: Connection) -> list[TaskRecord]:
+            records = []
+            for task_id in wanted:
+                record = await self._read_record(conn, sql.GET_TASK_WITHOUT_VALUES, task_id)
+                # Only this completion's own record: a task deleted or changed meanwhile is read
+                # by its waiter as it is now.
+                if record is not None and record.completed_at(now):
+                    data, result = in_hand[task_id]
+                    record.data, record.result = JsonText(data), JsonText(result)
+                    records.append(record)
+            return records
+
+        return await self._run(work)
+
     @staticmethod
     def _completes(t: Transition) -> bool:
         """True for a transition applied by the batched COMPLETE statement."""
@@ -731,16 +762,18 @@ class PostgresQueue(TaskQueue):
     # -- reads -----------------------------------------------------------------------
 
     async def get(self, task_id: str) -> TaskRecord | None:
-        async def work(conn: Connection) -> TaskRecord | None:
-            row = await (await conn.execute(sql.GET_TASK, (task_id,))).fetchone()
-            if row is None:
-                return None
-            bodies = await (await conn.execute(sql.GET_EVENTS, (task_id,))).fetchall()
-            record = row_to_record(row, [json.loads(body) for (body,) in bodies], self.cipher)
-            record.depends_on = await deps.depends_on(conn, task_id)
-            return record
+        return await self._run(lambda conn: self._read_record(conn, sql.GET_TASK, task_id))
 
-        return await self._run(work)
+    async def _read_record(self, conn: Connection, query: str, task_id: str) -> TaskRecord | None:
+        """The record of ``task_id`` from its row as ``query`` reads it, with its events and
+        dependencies; None when there is no such task."""
+        row = await (await conn.execute(query, (task_id,))).fetchone()
+        if row is None:
+            return None
+        bodies = await (await conn.execute(sql.GET_EVENTS, (task_id,))).fetchall()
+        record = row_to_record(row, [json.loads(body) for (body,) in bodies], self.cipher)
+        record.depends_on = await deps.depends_on(conn, task_id)
+        return record
 
     async def reencrypt_batch(
         self, table: str, after: int, limit: int, tally: encryption.Reencrypted

@@ -205,17 +205,25 @@ WHERE t.seq = expired.seq
 RETURNING t.id, t.task_type
 """
 
-TASK_COLUMNS = f"""
-seq, id, task_type, {DATA_OF_TASK.format(table="tasks")}, status, priority, attempts, max_retries, run_at,
-idempotency_key, created_at, updated_at, started_at, finished_at, {RESULT_OF_TASK.format(table="tasks")},
+
+def _task_columns(data: str, result: str) -> str:
+    return f"""
+seq, id, task_type, {data}, status, priority, attempts, max_retries, run_at,
+idempotency_key, created_at, updated_at, started_at, finished_at, {result},
 metadata, last_error, errors::text, crashes, progress, progress_message, tags::text, workflow_id, step,
 on_dependency_failure
 """
+
+
+TASK_COLUMNS = _task_columns(DATA_OF_TASK.format(table="tasks"), RESULT_OF_TASK.format(table="tasks"))
 
 #: A task whose tags hold {key}: {value}.
 TAG_MATCH = "tags @> jsonb_build_object({key}::text, {value}::text)"
 
 GET_TASK = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = %s"
+
+#: A task's row with NULL for its data and result, for a caller that holds both already.
+GET_TASK_WITHOUT_VALUES = f"SELECT {_task_columns('NULL', 'NULL')} FROM tasks WHERE id = %s"
 
 GET_EVENTS = "SELECT body FROM events WHERE task_id = %s ORDER BY n"
 
