@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from taskdaemond.queue import ClaimedTask, NewTask, Transition, postgres_sql
 from taskdaemond.queue._migrations import load
+from taskdaemond.queue.base import QueueUnavailable
+from taskdaemond.queue.models import TaskRecord
 from taskdaemond.queue.postgres import PostgresQueue
 from taskdaemond.statuses import TaskStatus
 from tests.helpers import wait_until
@@ -200,3 +203,38 @@ def test_a_cancel_through_another_daemon_tells_the_one_running_the_task(postgres
             await other.close()
 
     asyncio.run(main())
+
+
+class _ReadAfterCommitFails(PostgresQueue):
+    """A queue whose reads of records fail as if the network dropped right after a commit: a cut
+    at exactly that moment cannot be arranged from outside, so this one read is made to fail."""
+
+    async def _read_record(self, conn: Any, query: str, task_id: str) -> TaskRecord | None:
+        raise QueueUnavailable("the network dropped after the commit")
+
+
+def test_a_completion_stays_recorded_when_the_read_for_its_waiter_fails(postgres_url: str) -> None:
+    """The waiter reads for itself instead: record_and_get answers nothing, and raises nothing the
+    writer would take for a lost commit."""
+    queue = _ReadAfterCommitFails(postgres_url)
+
+    async def main() -> tuple[list[TaskRecord], list[tuple[Any, ...]]]:
+        await queue.open()
+        try:
+            [(task_id, _)] = await queue.submit([new()], time.time())
+            [claimed] = await queue.claim("echo", 1, time.time())
+            done = Transition(
+                task_id,
+                TaskStatus.COMPLETED,
+                result_json='"ok"',
+                seq=claimed.seq,
+                data_json=claimed.data_json,
+            )
+            records = await queue.record_and_get([done], [], time.time(), [task_id])
+            return records, query(postgres_url, "SELECT status FROM tasks WHERE id = %s", (task_id,))
+        finally:
+            await queue.close()
+
+    records, rows = asyncio.run(main())
+    assert records == []
+    assert rows == [("completed",)]
