@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -228,14 +229,19 @@ class Transition:
     #: The per-type counters of ``metrics.TypeMetrics`` this transition adds one to once committed.
     counters: tuple[str, ...] = ()
 
-    def values_in_hand(self) -> tuple[str, str] | None:
-        """The data and the result of a completion that carries both (compact JSON), else None:
-        what a waiting client's record can be given instead of reading them back."""
-        if self.status is not TaskStatus.COMPLETED or self.error is not None:
-            return None
-        if self.data_json is None or self.result_json is None:
-            return None
-        return self.data_json, self.result_json
+
+def values_in_hand(transitions: Sequence[Transition]) -> dict[str, tuple[str, str]]:
+    """The data and the result (compact JSON) of each completion among ``transitions`` that
+    carries both, by task id: what a waiting client's record is given instead of reading them
+    back (``TaskRecord.take_completed_values``)."""
+    return {
+        t.task_id: (t.data_json, t.result_json)
+        for t in transitions
+        if t.status is TaskStatus.COMPLETED
+        and t.error is None
+        and t.data_json is not None
+        and t.result_json is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +297,14 @@ class TaskRecord:
             return None
         return max(0.0, self.finished_at - self.started_at)
 
-    def completed_at(self, now: float) -> bool:
-        """True when this record is of a task completed at ``now`` (by the commit made then)."""
-        return self.status is TaskStatus.COMPLETED and self.finished_at == now
+    def take_completed_values(self, values: tuple[str, str], now: float) -> bool:
+        """Give this record, read without its data and result, the ``values`` (data, result) of
+        the completion committed at ``now``, when the record shows that very completion; False,
+        the record left as read, when it does not (the task went back, or was cancelled)."""
+        if self.status is not TaskStatus.COMPLETED or self.finished_at != now:
+            return False
+        self.data, self.result = JsonText(values[0]), JsonText(values[1])
+        return True
 
     def to_api(self) -> dict[str, Any]:
         """The JSON the HTTP API answers with (TaskDaemon's fields first)."""

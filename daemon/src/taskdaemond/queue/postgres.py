@@ -38,7 +38,6 @@ from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
     DependentChanges,
-    JsonText,
     NewTask,
     NewWorkflow,
     TaskEvent,
@@ -48,6 +47,7 @@ from taskdaemond.queue.models import (
     Transition,
     WorkflowPage,
     WorkflowRecord,
+    values_in_hand,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, UNSUCCESSFUL_STATUSES, TaskStatus
@@ -572,7 +572,7 @@ class PostgresQueue(TaskQueue):
         and result and given those the completions hold: not read back out of TOAST (about 60 ms
         of a 16 MiB task's 1.8 s). Other waiters read for themselves."""
         await self.record(transitions, events, now)
-        in_hand = {t.task_id: values for t in transitions if (values := t.values_in_hand()) is not None}
+        in_hand = values_in_hand(transitions)
         wanted = [task_id for task_id in task_ids if task_id in in_hand]
         if not wanted:
             return []
@@ -583,9 +583,7 @@ class PostgresQueue(TaskQueue):
                 record = await self._read_record(conn, sql.GET_TASK_WITHOUT_VALUES, task_id)
                 # Only this completion's own record: a task deleted or changed meanwhile is read
                 # by its waiter as it is now.
-                if record is not None and record.completed_at(now):
-                    data, result = in_hand[task_id]
-                    record.data, record.result = JsonText(data), JsonText(result)
+                if record is not None and record.take_completed_values(in_hand[task_id], now):
                     records.append(record)
             return records
 

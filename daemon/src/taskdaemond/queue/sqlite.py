@@ -37,7 +37,6 @@ from taskdaemond.queue.ids import new_task_id
 from taskdaemond.queue.models import (
     ClaimedTask,
     DependentChanges,
-    JsonText,
     NewTask,
     NewWorkflow,
     TaskEvent,
@@ -47,6 +46,7 @@ from taskdaemond.queue.models import (
     Transition,
     WorkflowPage,
     WorkflowRecord,
+    values_in_hand,
 )
 from taskdaemond.queue.schedule_state import ScheduleAdvance, ScheduleState
 from taskdaemond.statuses import FINAL_STATUSES, REDRIVABLE_STATUSES, UNSUCCESSFUL_STATUSES, TaskStatus
@@ -478,7 +478,7 @@ class SqliteQueue(TaskQueue):
         now: float,
         task_ids: Sequence[str],
     ) -> list[TaskRecord]:
-        in_hand = {t.task_id: values for t in transitions if (values := t.values_in_hand()) is not None}
+        in_hand = values_in_hand(transitions)
 
         def work() -> tuple[DependentChanges, list[TaskRecord]]:
             changes = self._transaction(lambda db: self._record(db, transitions, events, now))
@@ -669,10 +669,8 @@ class SqliteQueue(TaskQueue):
         if row is None:
             return None
         record = self._record_of(task_id, row)
-        if not record.completed_at(now):
-            return self._get(task_id)  # not this completion's (the task went back or was cancelled)
-        record.data, record.result = JsonText(in_hand[0]), JsonText(in_hand[1])
-        return record
+        # Not this completion's record: read it whole, as it is.
+        return record if record.take_completed_values(in_hand, now) else self._get(task_id)
 
     def _get(self, task_id: str) -> TaskRecord | None:
         row = self.db.execute(sql.GET_TASK, (task_id,)).fetchone()
