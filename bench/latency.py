@@ -37,8 +37,7 @@ def taskdaemon_client(_redis_url: str, tmp: Path, *, one_request: bool = False) 
     # The stdlib's http.client on one kept-alive connection: the plainest client there is (httpx,
     # used elsewhere in the bench, adds about half a millisecond per round trip of its own).
     with running_daemon(tmp, "sqlite", 1) as daemon:
-        host, port = daemon.url.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        connection = daemon.http_connection(timeout=60)
 
         def post(path: str, body: str) -> dict[str, Any]:
             try:

@@ -14,7 +14,6 @@ orjson, a few ms for 32 MiB, where the stdlib's json takes about 150.
 
 from __future__ import annotations
 
-import http.client
 import json
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import orjson
 
 from common import HANDLERS, MIB, PYTHON, Mode, print_table, ratio, spread, summary, workdir, write_result
-from daemon_run import running_daemon
+from daemon_run import Daemon, running_daemon
 from sdk_loop import ping_pong
 
 JSON_BODY = {"content-type": "application/json"}
@@ -55,19 +54,14 @@ def pipe_seconds(kind: str, size: int) -> float:
     return 1 / rate
 
 
-def connect(url: str) -> http.client.HTTPConnection:
-    host, port = url.removeprefix("http://").split(":")
-    return http.client.HTTPConnection(host, int(port), timeout=300)
-
-
-def daemon_seconds(url: str, size: int) -> float:
+def daemon_seconds(daemon: Daemon, size: int) -> float:
     """Seconds per round trip of `size` bytes of task_data through the daemon and back.
 
     A connection per measurement: the daemon closes one left idle while the pipe is measured."""
     data = task_data(size)
     body = orjson.dumps({"type": "echo", "data": data})
     count = trips(size)
-    connection = connect(url)
+    connection = daemon.http_connection(timeout=300)
     connection.connect()
     started = time.perf_counter()
     for _ in range(count):
@@ -93,12 +87,12 @@ def run(mode: Mode) -> dict[str, Any]:
         workdir("payload") as tmp,
         running_daemon(tmp, "sqlite", 1, max_body_size=256 * MIB) as daemon,
     ):
-        daemon_seconds(daemon.url, 1024)  # warm-up
+        daemon_seconds(daemon, 1024)  # warm-up
         for _ in range(mode.repeat):
             for size in mode.payload_sizes:
                 mb_s[size]["pipe"].append(size / 1e6 / pipe_seconds("pipe", size))
                 mb_s[size]["handler"].append(size / 1e6 / pipe_seconds("sdk", size))
-                mb_s[size]["taskdaemon"].append(size / 1e6 / daemon_seconds(daemon.url, size))
+                mb_s[size]["taskdaemon"].append(size / 1e6 / daemon_seconds(daemon, size))
     results: dict[str, Any] = {}
     rows = []
     for size, by in mb_s.items():
